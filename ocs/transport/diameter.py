@@ -1,0 +1,253 @@
+"""Diameter over TCP (RFC 6733 §2.1): sockets and one timer around the sans-IO `Node`.
+
+Every socket event is handed to the node with `loop.time()`; its effects are carried out right away; the one
+timer is re-armed at the node's next deadline. Requests go to the registry's handlers: a plain function answers
+within the same turn, a coroutine gets a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from ocs import metrics
+from ocs.apps.registry import Registry, Route
+from ocs.diameter.answers import error_answer
+from ocs.diameter.codes import DIAMETER_UNABLE_TO_COMPLY, RESULT_CODE
+from ocs.diameter.errors import DiameterError
+from ocs.diameter.message import Message
+from ocs.diameter.node import (
+    AnswerReceived,
+    Close,
+    Connect,
+    Node,
+    Notice,
+    PeerDown,
+    PeerUp,
+    RequestFailed,
+    RequestReceived,
+    Write,
+)
+
+log = structlog.get_logger("ocs.diameter")
+
+
+class _Protocol(asyncio.Protocol):
+    __slots__ = ("server", "conn_id", "peer", "transport")
+
+    def __init__(self, server: DiameterServer, peer: str | None = None) -> None:
+        self.server = server
+        self.peer = peer
+        self.conn_id = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.conn_id = self.server.node.connection_made(self.server.loop.time(), self.peer)
+        self.server.transports[self.conn_id] = transport
+        self.server.flush()
+
+    def data_received(self, data: bytes) -> None:
+        server = self.server
+        server.node.data_received(self.conn_id, data, server.loop.time())
+        server.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        server = self.server
+        server.transports.pop(self.conn_id, None)
+        server.node.connection_lost(self.conn_id, server.loop.time())
+        server.flush()
+
+
+class DiameterServer:
+    def __init__(self, node: Node, registry: Registry) -> None:
+        self.node = node
+        self.registry = registry
+        self.loop = asyncio.get_running_loop()
+        self.transports: dict[int, asyncio.Transport] = {}
+        self.servers: list[asyncio.Server] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._answers: dict[int, asyncio.Future[Message]] = {}
+        self._closed = asyncio.Event()
+        self.on_peer_change: Callable[[], None] | None = None
+
+    async def listen(self, host: str, port: int) -> asyncio.Server:
+        server = await self.loop.create_server(lambda: _Protocol(self), host, port, reuse_address=True)
+        self.servers.append(server)
+        return server
+
+    def start(self) -> None:
+        self.node.start(self.loop.time())
+        self.flush()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop listening, let in-flight requests finish, DPR every peer and wait for the DPAs."""
+        for server in self.servers:
+            server.close()
+        deadline = self.loop.time() + grace
+        while self.node.in_flight and self.loop.time() < deadline:
+            await asyncio.wait(self.tasks, timeout=max(0.0, deadline - self.loop.time())) if self.tasks else None
+            if not self.tasks:
+                break
+        self.node.stop(self.loop.time())
+        self.flush()
+        while not self.node.all_closed and self.loop.time() < deadline:
+            self._closed.clear()
+            try:
+                await asyncio.wait_for(self._closed.wait(), timeout=max(0.0, deadline - self.loop.time()))
+            except TimeoutError:
+                break
+        for transport in list(self.transports.values()):
+            transport.close()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    async def request(self, peer: str, message: Message) -> Message:
+        """Send a request we originate and wait for its answer (RequestFailed raises TimeoutError)."""
+        hbh = self.node.send_request(peer, message, self.loop.time())
+        self.flush()
+        if hbh is None:
+            raise ConnectionError(f"peer {peer} is not open")
+        future: asyncio.Future[Message] = self.loop.create_future()
+        self._answers[hbh] = future
+        return await future
+
+    # --- effects -------------------------------------------------------------------------------------------
+    def flush(self) -> None:
+        node = self.node
+        effects = node.pop_effects()
+        while effects:
+            for effect in effects:
+                kind = type(effect)
+                if kind is Write:
+                    transport = self.transports.get(effect.conn_id)  # type: ignore[union-attr]
+                    if transport is not None:
+                        transport.write(effect.data)  # type: ignore[union-attr]
+                elif kind is RequestReceived:
+                    self._dispatch(effect)  # type: ignore[arg-type]
+                else:
+                    self._other(effect)
+            effects = node.pop_effects()
+        self._arm()
+
+    def _other(self, effect: object) -> None:
+        if isinstance(effect, Close):
+            transport = self.transports.pop(effect.conn_id, None)
+            if transport is not None:
+                transport.close()
+        elif isinstance(effect, Connect):
+            task = self.loop.create_task(self._connect(effect))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif isinstance(effect, AnswerReceived):
+            future = self._answers.pop(effect.hop_by_hop, None)
+            if future is not None and not future.done():
+                future.set_result(effect.message)
+        elif isinstance(effect, RequestFailed):
+            future = self._answers.pop(effect.hop_by_hop, None)
+            if future is not None and not future.done():
+                future.set_exception(TimeoutError(f"{effect.reason}: peer {effect.peer}"))
+        elif isinstance(effect, PeerUp):
+            log.info("peer-up", peer=effect.peer, product=effect.capabilities.product_name)
+            metrics.diameter_peer_events_total.labels(event="up").inc()
+            self._peer_gauges()
+        elif isinstance(effect, PeerDown):
+            log.info("peer-down", peer=effect.peer, reason=effect.reason)
+            metrics.diameter_peer_events_total.labels(event="down").inc()
+            self._peer_gauges()
+        elif isinstance(effect, Notice):
+            log.info(effect.event, peer=effect.peer, detail=effect.detail)
+            if effect.event == "framing-error":
+                metrics.diameter_framing_errors_total.inc()
+            metrics.diameter_peer_events_total.labels(event=effect.event).inc()
+        if self.node.all_closed:
+            self._closed.set()
+
+    def _peer_gauges(self) -> None:
+        counts: dict[str, int] = {}
+        for state in self.node.peer_states().values():
+            counts[state.value] = counts.get(state.value, 0) + 1
+        for state_name in ("Closed", "Wait-Conn-Ack", "Wait-I-CEA", "Wait-Conn-Ack/Elect", "Wait-Returns",
+                           "R-Open", "I-Open", "Closing"):
+            metrics.diameter_peers.labels(state=state_name).set(counts.get(state_name, 0))
+        if self.on_peer_change is not None:
+            self.on_peer_change()
+
+    async def _connect(self, effect: Connect) -> None:
+        try:
+            await asyncio.wait_for(
+                self.loop.create_connection(lambda: _Protocol(self, effect.peer), effect.host, effect.port),
+                timeout=self.node.settings.connect_timeout)
+        except (OSError, TimeoutError) as e:
+            log.info("connect-failed", peer=effect.peer, host=effect.host, port=effect.port, error=str(e))
+            self.node.connect_failed(effect.peer, self.loop.time())
+            self.flush()
+
+    def _arm(self) -> None:
+        at = self.node.next_deadline()
+        if at == self._timer_at or (at is not None and self._timer_at is not None and at > self._timer_at):
+            # an armed earlier timer stays: when it fires, nothing is due yet and it is re-armed then. This
+            # keeps the watchdog, whose deadline moves with every message received, off the hot path.
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._on_timer) if at is not None else None
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        self.node.on_timer(self.loop.time())
+        self.flush()
+
+    # --- requests ------------------------------------------------------------------------------------------
+    def _dispatch(self, effect: RequestReceived) -> None:
+        request = effect.message
+        route = self.registry.route(request.application_id, request.command_code)
+        assert route is not None  # the node only passes requests the registry handles
+        started = time.perf_counter()
+        try:
+            result = route.handler(request)
+        except DiameterError as e:
+            self._answer(effect.token, route, started, self._refusal(request, e))
+            return
+        except Exception:
+            log.exception("handler-failed", application=route.app_name, command=route.command_name)
+            self._answer(effect.token, route, started, self._refusal(
+                request, DiameterError(DIAMETER_UNABLE_TO_COMPLY, "internal error")))
+            return
+        if inspect.isawaitable(result):
+            task = self.loop.create_task(self._finish(effect.token, route, started, request, result))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        else:
+            self._answer(effect.token, route, started, result)
+
+    async def _finish(self, token: int, route: Route, started: float, request: Message,
+                      pending: Awaitable[Message]) -> None:
+        try:
+            answer = await pending
+        except DiameterError as e:
+            answer = self._refusal(request, e)
+        except Exception:
+            log.exception("handler-failed", application=route.app_name, command=route.command_name)
+            answer = self._refusal(request, DiameterError(DIAMETER_UNABLE_TO_COMPLY, "internal error"))
+        self._answer(token, route, started, answer)
+        self.flush()
+
+    def _refusal(self, request: Message, error: DiameterError) -> Message:
+        return error_answer(request, self.node.local.origin_host, self.node.local.origin_realm, error)
+
+    def _answer(self, token: int, route: Route, started: float, answer: Message) -> None:
+        self.node.send_answer(token, answer, self.loop.time())
+        result = answer.find(RESULT_CODE)
+        code = str(result.u32) if result is not None else "experimental"
+        metrics.diameter_requests_total.labels(route.app_name, route.command_name, code).inc()
+        metrics.diameter_request_seconds.labels(route.app_name, route.command_name).observe(
+            time.perf_counter() - started)
