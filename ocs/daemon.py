@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -12,10 +14,24 @@ import structlog
 from ocs import __version__
 from ocs.admin.server import start_admin
 from ocs.apps.registry import Registry
+from ocs.apps.s6a import (
+    APP_S6A,
+    CMD_AUTHENTICATION_INFORMATION,
+    CMD_PURGE_UE,
+    CMD_UPDATE_LOCATION,
+    TGPP,
+    Identity,
+    S6a,
+    make_clr,
+)
+from ocs.backends import Backends, open_backends
 from ocs.config import Config
-from ocs.diameter.capabilities import LocalIdentity
+from ocs.diameter.capabilities import Application, LocalIdentity
 from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dictionary
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
+from ocs.metrics import auc_vector_seconds, s6a_requests_total
+from ocs.services.auc import AucService
+from ocs.store.registrations import PgRegistrations
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 
@@ -27,11 +43,56 @@ def split_hostport(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def build_registry(config: Config) -> Registry:
-    """Handlers of the applications the config enables (Gy, Gx, S6a arrive with their issues)."""
+def s6a_application(config: Config, backends: Backends, server: Callable[[], DiameterServer | None]) -> S6a:
+    """The HSS (TS 29.272) over the AuC service and the PostgreSQL registrations."""
+    me = Identity(config.node.origin_host, config.node.origin_realm)
+    auc = AucService(backends.redis, backends.pool, backends.sealer, ind_bits=config.auc.ind_bits,
+                     seq_block=config.auc.seq_block)
+    sessions = itertools.count(1)
+
+    async def cancel(host: str, realm: str, imsi: str) -> None:
+        diameter = server()
+        if diameter is None or not diameter.node.is_open(host):
+            log.info("clr-skipped", peer=host, reason="peer not connected")
+            return
+        clr = make_clr(me, host, realm, imsi, f"{me.origin_host};{int(time.time())};{next(sessions)}")
+        try:
+            cla = await diameter.request(host, clr)
+        except (ConnectionError, TimeoutError) as e:
+            log.warning("clr-failed", peer=host, error=str(e))
+            return
+        log.info("clr-answered", peer=host, result=cla.find(268).u32 if cla.find(268) else None)  # type: ignore[union-attr]
+
+    def outcome(command: str, result: str) -> None:
+        s6a_requests_total.labels(command, result).inc()
+
+    def cancel_later(host: str, realm: str, imsi: str) -> None:
+        task = asyncio.create_task(cancel(host, realm, imsi))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    return S6a(me, auc, PgRegistrations(backends.pool),
+               allowed_plmns=frozenset(config.auc.home_plmns) | frozenset(config.auc.roaming_plmns),
+               max_vectors=config.auc.max_vectors, cancel=cancel_later, outcome=outcome,
+               vector_latency=auc_vector_seconds.observe)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def build_registry(config: Config, backends: Backends | None,
+                   server: Callable[[], DiameterServer | None] = lambda: None) -> Registry:
+    """Handlers of the applications the config enables."""
     registry = Registry()
     for name in config.diameter.applications:
-        raise ValueError(f"diameter.applications: {name!r} is not available in this version")
+        if name == "s6a" and backends is not None:
+            s6a = s6a_application(config, backends, server)
+            app = Application(APP_S6A, TGPP)
+            registry.register(app, CMD_AUTHENTICATION_INFORMATION, s6a.air, "s6a", "AIR")
+            registry.register(app, CMD_UPDATE_LOCATION, s6a.ulr, "s6a", "ULR")
+            registry.register(app, CMD_PURGE_UE, s6a.pur, "s6a", "PUR")
+        else:
+            raise ValueError(f"diameter.applications: {name!r} is not available in this version")
     return registry
 
 
@@ -45,15 +106,20 @@ def load_dictionaries(config: Config) -> Dictionary:
 @dataclass
 class Daemon:
     config: Config
-    registry: Registry = field(default_factory=Registry)
+    registry: Registry | None = None  # None: built from the config's applications at start
     notifier: Notifier = field(default_factory=Notifier)
     diameter: DiameterServer | None = None
     admin: asyncio.Server | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _watchdog_task: asyncio.Task[None] | None = None
+    backends: Backends | None = None
 
     async def start(self) -> None:
         cfg = self.config
+        if self.registry is None:
+            if cfg.diameter.applications:
+                self.backends = await open_backends(cfg)
+            self.registry = build_registry(cfg, self.backends, lambda: self.diameter)
         node = Node(
             LocalIdentity(
                 origin_host=cfg.node.origin_host,
@@ -105,6 +171,8 @@ class Daemon:
             await self.admin.wait_closed()
         if self._watchdog_task is not None:
             self._watchdog_task.cancel()
+        if self.backends is not None:
+            await self.backends.close()
         log.info("stopped")
 
     async def run(self) -> None:
@@ -119,5 +187,4 @@ class Daemon:
 def run_daemon(config: Config) -> None:
     import uvloop
 
-    registry = build_registry(config)
-    uvloop.run(Daemon(config, registry).run())
+    uvloop.run(Daemon(config).run())

@@ -226,6 +226,11 @@ class Node:
     def peer_state(self, origin_host: str) -> State:
         return self._peers[origin_host.lower()].state
 
+    def is_open(self, origin_host: str) -> bool:
+        """True when a configured peer is in I-Open or R-Open (requests can be sent to it)."""
+        peer = self._peers.get(origin_host.lower())
+        return peer is not None and peer.state in (State.I_OPEN, State.R_OPEN)
+
     def peer_states(self) -> dict[str, State]:
         return {p.name: p.state for p in self._peers.values()}
 

@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import structlog
 
@@ -46,8 +47,8 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, so no isinstance check here
+        self.transport = transport = cast(asyncio.Transport, transport)
         self.conn_id = self.server.node.connection_made(self.server.loop.time(), self.peer)
         self.server.transports[self.conn_id] = transport
         self.server.flush()

@@ -33,7 +33,7 @@ def pd_client(origin_host: str, port: int) -> tuple[PdNode, SimpleThreadingAppli
     node.idle_timeout = 1  # python-diameter sends a DWR after one idle second
     node.wakeup_interval = 1
     peer = node.add_peer(f"aaa://ocsd.test:{port};transport=tcp", "test", ip_addresses=["127.0.0.1"],
-                         is_persistent=False, is_default=True)
+                         is_persistent=True, is_default=True)
     app = SimpleThreadingApplication(4, is_auth_application=True, request_handler=lambda app, msg: None)
     node.add_application(app, [peer])
     return node, app

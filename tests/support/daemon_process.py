@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import selectors
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +25,8 @@ def free_port() -> int:
 
 
 def write_config(path: Path, *, peers: list[str], diameter_port: int, admin_port: int,
-                 watchdog: float = 6, extra: str = "") -> Path:
+                 watchdog: float = 6, extra: str = "", applications: tuple[str, ...] = ()) -> Path:
+    """A daemon config on loopback; `extra` is appended (more sections: [redis], [postgres], [keys], ...)."""
     peer_lines = "".join(f'\n[[diameter.peers]]\norigin_host = "{p}"\n' for p in peers)
     path.write_text(f"""
 [node]
@@ -33,6 +36,7 @@ origin_realm = "test"
 [diameter]
 listen = ["127.0.0.1:{diameter_port}"]
 watchdog_interval = {watchdog}
+applications = {list(applications)!r}
 {peer_lines}
 [admin]
 listen = "127.0.0.1:{admin_port}"
@@ -49,48 +53,57 @@ format = "json"
 @dataclass
 class DaemonProcess:
     config: Path
-    module: str = "tests.support.echo_daemon"
+    module: str = "tests.support.echo_daemon"  # or "ocsd": the real `ocsd run -c FILE`
     proc: subprocess.Popen[bytes] | None = None
     lines: list[dict[str, object]] = field(default_factory=list)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _eof: bool = False
 
     def start(self, timeout: float = 20.0) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module, "-c", str(self.config)], cwd=ROOT,
+        argv = ([sys.executable, "-c", "from ocs.cli import main; main()", "run"] if self.module == "ocsd"
+                else [sys.executable, "-m", self.module])
+        self.proc = subprocess.Popen([*argv, "-c", str(self.config)], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        self.lines, self._eof = [], False
+        threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
         self.wait_for("started", timeout)
 
-    def wait_for(self, event: str, timeout: float = 20.0) -> dict[str, object]:
-        """Read the daemon's JSON log lines until one has this event (a blocking read with a deadline)."""
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.lines:
-            if line.get("event") == event:
-                return line
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while time.monotonic() < deadline:
-                if not sel.select(deadline - time.monotonic()):
-                    break
-                raw = self.proc.stdout.readline()
-                if not raw:
-                    break
-                try:
-                    record = json.loads(raw)
-                except ValueError:
-                    record = {"event": "raw", "text": raw.decode(errors="replace")}
+    def _read(self, stream: IO[bytes]) -> None:
+        """Collect the daemon's log lines (JSON, one per line) as they come; a thread, so a wait never blocks
+        on a half-read buffer."""
+        for raw in stream:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = {"event": "raw", "text": raw.decode(errors="replace")}
+            with self._changed:
                 self.lines.append(record)
-                if record.get("event") == event:
-                    return record
+                self._changed.notify_all()
+        with self._changed:
+            self._eof = True
+            self._changed.notify_all()
+
+    def wait_for(self, event: str, timeout: float = 20.0, *, after: int = 0) -> dict[str, object]:
+        """The first log line from index `after` on whose event is `event`, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines[after:]:
+                    if line.get("event") == event:
+                        return line
+                left = deadline - time.monotonic()
+                if self._eof or left <= 0:
+                    break
+                self._changed.wait(left)
         raise AssertionError(f"daemon never logged {event!r}; log so far: {self.lines[-20:]}")
 
     def stop(self, timeout: float = 20.0) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(AssertionError):
             self.wait_for("stopped", timeout)
-        except AssertionError:
-            pass
         return self.proc.wait(timeout)
 
     def kill(self) -> None:

@@ -24,7 +24,10 @@ from tests.support.diameter_pair import Pair, ccr, make_node
 SERVER, CLIENT = "ocs.test", "client.test"
 
 
-def pair(client_apps=(Application(4),), server_peers=None, settings=None) -> Pair:
+GY = (Application(4),)
+
+
+def pair(client_apps=GY, server_peers=None, settings=None) -> Pair:
     server = make_node(SERVER, server_peers if server_peers is not None else [PeerConfig(CLIENT)],
                        settings=settings)
     client = make_node(CLIENT, [PeerConfig(SERVER, connect=("127.0.0.1", 3868))], client_apps, settings=settings)

@@ -1,0 +1,43 @@
+"""Redis, PostgreSQL and the key sealer, opened together for the daemon and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from ocs.config import Config
+from ocs.sealing import Sealer, sealer_for
+from ocs.store.redis_client import RedisStore
+
+
+@dataclass
+class Backends:
+    redis: RedisStore
+    pool: asyncpg.Pool
+    sealer: Sealer
+
+    async def close(self) -> None:
+        await self.redis.close()
+        await self.pool.close()
+
+
+def store_for(config: Config) -> RedisStore:
+    return RedisStore(config.redis.url, config.redis.key_prefix.rstrip(":") or "ocsd")
+
+
+async def open_backends(config: Config, *, max_connections: int = 8) -> Backends:
+    """Refuses (SealingError) without a key file unless the config is in demo mode; raises OSError or
+    asyncpg's errors when Redis or PostgreSQL cannot be reached."""
+    sealer = sealer_for(config.keys)
+    redis = store_for(config)
+    await redis.start()
+    try:
+        pool = await asyncpg.create_pool(config.postgres.dsn, min_size=1, max_size=max_connections)
+    except BaseException:
+        await redis.close()
+        raise
+    return Backends(redis, pool, sealer)
+
+
+__all__ = ["Backends", "open_backends", "store_for"]

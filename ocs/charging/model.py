@@ -1,0 +1,200 @@
+"""Charging values: catalog entries, tariffs, active bundles, account views, ledger entries, results.
+
+All amounts are integers: money in minor units, data in octets, voice in seconds, SMS in events. Times are
+integers: expiry in epoch seconds, ledger timestamps in epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+IMSI_RE = re.compile(r"^[0-9]{15}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+class BundleKind(enum.StrEnum):
+    DATA = "data"
+    VOICE = "voice"
+    SMS = "sms"
+    HYBRID = "hybrid"
+
+
+class Unit(enum.StrEnum):
+    OCTETS = "octets"
+    SECONDS = "seconds"
+    EVENTS = "events"
+
+
+class Dimension(enum.StrEnum):
+    """An allowance of a bundle; the value is the field name the Lua scripts use."""
+
+    DATA = "d"
+    VOICE = "v"
+    SMS = "s"
+    ROAMING_DATA = "r"
+
+
+class LedgerKind(enum.StrEnum):
+    TOPUP = "topup"
+    ADJUST = "adjust"
+    REFUND = "refund"
+    PURCHASE = "purchase"
+    GIFT_OUT = "gift_out"
+    GIFT_IN = "gift_in"
+    GIFT_REFUND = "gift_refund"
+    USAGE = "usage"
+    EXPIRE = "expire"
+
+
+@dataclass(frozen=True, slots=True)
+class Allowances:
+    data_octets: int = 0
+    voice_seconds: int = 0
+    sms_count: int = 0
+    roaming_data_octets: int = 0
+
+    def get(self, dimension: Dimension) -> int:
+        return {
+            Dimension.DATA: self.data_octets,
+            Dimension.VOICE: self.voice_seconds,
+            Dimension.SMS: self.sms_count,
+            Dimension.ROAMING_DATA: self.roaming_data_octets,
+        }[dimension]
+
+
+@dataclass(frozen=True, slots=True)
+class BundleDefinition:
+    """A catalog entry. Lower `priority` numbers are drawn first."""
+
+    code: str
+    name: str
+    kind: BundleKind
+    allowances: Allowances
+    validity_days: int
+    priority: int
+    price: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not CODE_RE.match(self.code):
+            raise ValueError(f"bundle code {self.code!r} must match {CODE_RE.pattern}")
+        if not CURRENCY_RE.match(self.currency):
+            raise ValueError(f"currency {self.currency!r} must be three capital letters")
+        for name in ("validity_days", "priority", "price"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer")
+        if self.validity_days == 0:
+            raise ValueError("validity_days must be positive")
+        a = self.allowances
+        if min(a.data_octets, a.voice_seconds, a.sms_count, a.roaming_data_octets) < 0:
+            raise ValueError("allowances must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    """Price of a rating group: `price_home`/`price_roaming` per started block of `unit_size` units."""
+
+    rating_group: int
+    unit: Unit
+    unit_size: int
+    price_home: int
+    price_roaming: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if self.rating_group < 0 or self.unit_size <= 0 or self.price_home < 0 or self.price_roaming < 0:
+            raise ValueError("rating group, prices >= 0 and unit size > 0 are required")
+        if not CURRENCY_RE.match(self.currency):
+            raise ValueError(f"currency {self.currency!r} must be three capital letters")
+
+    def price(self, roaming: bool) -> int:
+        return self.price_roaming if roaming else self.price_home
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveBundle:
+    """A bundle a subscriber holds: remaining allowances, the part held by reservations, expiry."""
+
+    bundle_id: int
+    code: str
+    priority: int
+    expires_at: int
+    remaining: Allowances
+    held: Allowances = field(default_factory=Allowances)
+
+    def available(self, dimension: Dimension) -> int:
+        return self.remaining.get(dimension) - self.held.get(dimension)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    imsi: str
+    currency: str
+    balance: int          # money the subscriber owns
+    held: int             # part of it held by open reservations
+    bundles: tuple[ActiveBundle, ...]
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One change of an account. `entry_id` is `<imsi>:<seq>`, `seq` counts the subscriber's changes."""
+
+    entry_id: str
+    imsi: str
+    seq: int
+    kind: str
+    amount: int           # money delta in minor units (0 for bundle-only changes)
+    balance_after: int
+    ref: str
+    created_ms: int
+    detail: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    granted: int          # units granted (0 is never returned: that is InsufficientFunds)
+    from_bundles: int
+    from_balance: int
+    money_held: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    charged: int          # money taken from the balance
+    from_bundles: int     # units drawn from bundles
+    from_balance: int     # units priced on the balance
+    unpaid: int           # money the balance could not cover (over-use past zero): written off, never negative
+    entry_id: str         # the ledger entry, "" when nothing changed
+    duplicate: bool       # a retransmission: the original result, nothing charged again
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyResult:
+    entry_id: str
+    balance: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseResult:
+    entry_id: str
+    bundle_id: int
+    balance: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GiftResult:
+    gift_id: str
+    sender_entry: str
+    recipient_entry: str
+    bundle_id: int

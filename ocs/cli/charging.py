@@ -1,0 +1,3 @@
+"""`ocsd account|bundle|tariff|ledger ...` (being written)."""
+
+GROUPS: tuple[object, ...] = ()

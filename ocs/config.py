@@ -1,0 +1,470 @@
+"""The configuration file: TOML in, frozen dataclasses out, every mistake reported with its full key.
+
+Theory of operation
+-------------------
+Each section is a frozen dataclass and a `_parse_<section>` function that reads it through a `_Table`. A
+`_Table` hands out typed values (`string`, `number`, `integer`, `choice`, `str_list`, …), names the key in
+every error (`diameter.peers[1].connect: …`), and at the end (`finish`) refuses any key nobody asked for, so
+typos never pass silently. Defaults live in one place: the dataclass fields. Adding a section is: a dataclass,
+a parse function, a field on `Config` and a line in `parse_config`.
+
+Pure: no I/O beyond reading the file in `load_config`; no asyncio, redis, asyncpg, structlog or click.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+APPLICATIONS = frozenset({"gy", "gx", "s6a"})
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("json", "console", "auto")
+MIN_WATCHDOG_INTERVAL = 6.0  # RFC 3539 §3.4.1: Tw must not be set below 6 seconds
+
+
+class ConfigError(Exception):
+    """A configuration mistake; the message starts with the full key, e.g. `node.origin_host: is required`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- sections -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    origin_host: str
+    origin_realm: str
+    product_name: str = "ocsd"
+    vendor_id: int = 0
+    host_ip_addresses: tuple[str, ...] = ("127.0.0.1",)
+
+
+@dataclass(frozen=True, slots=True)
+class DiameterPeerConfig:
+    origin_host: str
+    realm: str | None = None
+    connect: str | None = None  # "host:port" to connect out to; None: the peer connects to us
+
+
+@dataclass(frozen=True, slots=True)
+class DiameterConfig:
+    listen: tuple[str, ...] = ("127.0.0.1:3868",)
+    watchdog_interval: float = 30.0  # RFC 3539 Tw
+    in_flight_limit: int = 1000
+    request_timeout: float = 10.0
+    applications: tuple[str, ...] = ()
+    dictionaries: str | None = None  # extra dictionary directory, besides the shipped one
+    peers: tuple[DiameterPeerConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RedisConfig:
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "ocsd:"
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresConfig:
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/ocsd"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    listen: str = "127.0.0.1:9100"
+    token: str | None = field(default=None, repr=False)  # bearer token for all routes but /metrics, /healthz
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class KeysConfig:
+    # AES-256-GCM key sealing K and OPc at rest (ocs/sealing.py); made by `ocsd keys generate FILE`.
+    file: str | None = None
+    # Use the built-in, public demo key instead of a key file: for the loopback demo and tests only.
+    demo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AucConfig:
+    # TS 33.102 Annex C.1.1: SQN = SEQ || IND; IND length in bits (0..10).
+    ind_bits: int = 5
+    # SEQ values reserved in PostgreSQL at a time; Redis hands them out (see 001_subscribers.sql).
+    seq_block: int = 1000
+    # Most vectors one AIR may ask for (TS 29.272 §7.3.15 allows up to 5 per AIR).
+    max_vectors: int = 5
+    # PLMNs allowed as Visited-PLMN-Id, "MCCMNC" (5 or 6 digits). Empty: any PLMN.
+    home_plmns: tuple[str, ...] = ()
+    roaming_plmns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingConfig:
+    currency: str = "USD"  # ISO 4217 code of new accounts
+    reap_interval: float = 60.0  # seconds between passes of the stale-reservation reaper
+    reservation_max_age: float = 3600.0  # a reservation untouched this long is released
+    expire_interval: float = 60.0  # seconds between passes expiring bundles
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    node: NodeConfig
+    diameter: DiameterConfig = field(default_factory=DiameterConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    postgres: PostgresConfig = field(default_factory=PostgresConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    auc: AucConfig = field(default_factory=AucConfig)
+    charging: ChargingConfig = field(default_factory=ChargingConfig)
+
+
+# --- typed reading of one table -----------------------------------------------------------------------------
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+def split_hostport(value: str) -> tuple[str, int]:
+    """"host:port" or "[v6]:port" to (host, port); raises ValueError when malformed."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(value)
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(value)
+        host = host[1:-1]
+        ipaddress.IPv6Address(host)
+    elif ":" in host:
+        raise ValueError(value)  # an IPv6 address needs brackets
+    number = int(port)
+    if number > 65535:
+        raise ValueError(value)
+    return host, number
+
+
+class _Table:
+    """One TOML table being read; `path` is its dotted name ("diameter", "diameter.peers[0]")."""
+
+    def __init__(self, mapping: object, path: str) -> None:
+        if not isinstance(mapping, Mapping):
+            raise ConfigError(f"{path}: must be a table, got {mapping!r}")
+        self._values: Mapping[str, object] = mapping
+        self._path = path
+        self._seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self._path}.{name}" if self._path else name
+
+    def _get(self, name: str, default: object) -> object:
+        self._seen.add(name)
+        if name in self._values:
+            return self._values[name]
+        if default is REQUIRED:
+            raise ConfigError(f"{self.key(name)}: is required")
+        return default
+
+    def _check(self, name: str, default: T | _Required, ok: Callable[[object], bool], want: str) -> T:
+        value = self._get(name, default)
+        if value is default:
+            return value  # type: ignore[return-value]
+        if not ok(value):
+            raise ConfigError(f"{self.key(name)}: must be {want}, got {value!r}")
+        return value  # type: ignore[return-value]
+
+    def string(self, name: str, default: str | _Required = REQUIRED, *, empty: bool = False) -> str:
+        want = "a string" if empty else "a non-empty string"
+        return self._check(name, default, lambda v: isinstance(v, str) and (empty or v != ""), want)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return self._check(name, default, lambda v: isinstance(v, bool), "true or false")
+
+    def optional_str(self, name: str) -> str | None:
+        if name not in self._values:
+            self._seen.add(name)
+            return None
+        return self.string(name)
+
+    def integer(self, name: str, default: int | _Required = REQUIRED, *, minimum: int | None = None) -> int:
+        want = "an integer" if minimum is None else f"an integer >= {minimum}"
+        return self._check(name, default,
+                           lambda v: type(v) is int and (minimum is None or v >= minimum), want)
+
+    def number(self, name: str, default: float | _Required = REQUIRED, *, minimum: float | None = None,
+               positive: bool = False) -> float:
+        def ok(v: object) -> bool:
+            if type(v) not in (int, float):
+                return False
+            x = float(v)  # type: ignore[arg-type]
+            return x == x and (minimum is None or x >= minimum) and (not positive or x > 0)
+
+        want = "a number" + (f" >= {minimum:g}" if minimum is not None else "") + (" > 0" if positive else "")
+        return float(self._check(name, default, ok, want))
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | _Required = REQUIRED) -> str:
+        return self._check(name, default, lambda v: v in choices, "one of " + ", ".join(choices))
+
+    def str_list(self, name: str, default: tuple[str, ...], *,
+                 each: Callable[[str], bool] = lambda s: s != "",
+                 want: str = "a non-empty string") -> tuple[str, ...]:
+        value = self._get(name, default)
+        if value is default:
+            return default
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.key(name)}: must be a list, got {value!r}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not each(item):
+                raise ConfigError(f"{self.key(name)}[{i}]: must be {want}, got {item!r}")
+        return tuple(value)
+
+    def hostport(self, name: str, default: str | _Required = REQUIRED) -> str:
+        return self._check(name, default, _is_hostport, 'a "host:port" string')
+
+    def optional_hostport(self, name: str) -> str | None:
+        if name not in self._values:
+            self._seen.add(name)
+            return None
+        return self.hostport(name)
+
+    def table(self, name: str) -> _Table:
+        return _Table(self._get(name, {}), self.key(name))
+
+    def tables(self, name: str) -> list[_Table]:
+        value = self._get(name, [])
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.key(name)}: must be an array of tables, got {value!r}")
+        return [_Table(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
+
+    def finish(self) -> None:
+        """Refuse keys that no parser asked for (typos, keys of a later version)."""
+        for name in self._values:
+            if name not in self._seen:
+                raise ConfigError(f"{self.key(name)}: unknown key")
+
+
+def _is_hostport(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        split_hostport(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --- sections, one function each ----------------------------------------------------------------------------
+
+
+def _parse_node(t: _Table) -> NodeConfig:
+    d = NodeConfig("", "")  # the defaults (slots dataclasses have no class-level defaults to read)
+    node = NodeConfig(
+        origin_host=t.string("origin_host"),
+        origin_realm=t.string("origin_realm"),
+        product_name=t.string("product_name", d.product_name),
+        vendor_id=t.integer("vendor_id", d.vendor_id, minimum=0),
+        host_ip_addresses=t.str_list("host_ip_addresses", d.host_ip_addresses, each=_is_ip,
+                                     want="an IP address"),
+    )
+    if not node.host_ip_addresses:
+        raise ConfigError(f"{t.key('host_ip_addresses')}: must name at least one address")  # RFC 6733 §5.3.1
+    t.finish()
+    return node
+
+
+def _parse_peer(t: _Table) -> DiameterPeerConfig:
+    peer = DiameterPeerConfig(
+        origin_host=t.string("origin_host"),
+        realm=t.optional_str("realm"),
+        connect=t.optional_hostport("connect"),
+    )
+    t.finish()
+    return peer
+
+
+def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
+    d = DiameterConfig()
+    listen = t.str_list("listen", d.listen, each=_is_hostport, want='a "host:port" string')
+    watchdog_interval = t.number("watchdog_interval", d.watchdog_interval, minimum=MIN_WATCHDOG_INTERVAL)
+    in_flight_limit = t.integer("in_flight_limit", d.in_flight_limit, minimum=1)
+    request_timeout = t.number("request_timeout", d.request_timeout, positive=True)
+    applications = t.str_list("applications", d.applications, each=lambda s: s in APPLICATIONS,
+                              want="one of " + ", ".join(sorted(APPLICATIONS)))
+    if len(set(applications)) != len(applications):
+        raise ConfigError(f"{t.key('applications')}: must name each application once, "
+                          f"got {list(applications)!r}")
+    dictionaries = t.optional_str("dictionaries")
+    if dictionaries is not None and base_dir is not None:
+        dictionaries = str(base_dir / dictionaries)  # relative to the config file
+    peers = []
+    seen: dict[str, str] = {}
+    for peer_table in t.tables("peers"):
+        peer = _parse_peer(peer_table)
+        if peer.origin_host in seen:
+            raise ConfigError(f"{peer_table.key('origin_host')}: must be unique, got {peer.origin_host!r} "
+                              f"as in {seen[peer.origin_host]}")
+        seen[peer.origin_host] = peer_table.key("origin_host")
+        peers.append(peer)
+    t.finish()
+    return DiameterConfig(listen=listen, watchdog_interval=watchdog_interval, in_flight_limit=in_flight_limit,
+                          request_timeout=request_timeout, applications=applications,
+                          dictionaries=dictionaries, peers=tuple(peers))
+
+
+def _parse_redis(t: _Table) -> RedisConfig:
+    d = RedisConfig()
+    url = t.string("url", d.url)
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{t.key('url')}: must be a redis://, rediss:// or unix:// URL, got {url!r}")
+    redis = RedisConfig(url=url, key_prefix=t.string("key_prefix", d.key_prefix, empty=True))
+    t.finish()
+    return redis
+
+
+def _parse_postgres(t: _Table) -> PostgresConfig:
+    dsn = t.string("dsn", PostgresConfig().dsn)
+    if not dsn.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{t.key('dsn')}: must be a postgresql:// URL, got {dsn!r}")
+    t.finish()
+    return PostgresConfig(dsn=dsn)
+
+
+def _parse_admin(t: _Table) -> AdminConfig:
+    admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"))
+    t.finish()
+    return admin
+
+
+def _parse_log(t: _Table) -> LogConfig:
+    d = LogConfig()
+    log = LogConfig(level=t.choice("level", LOG_LEVELS, d.level),
+                    format=t.choice("format", LOG_FORMATS, d.format))
+    t.finish()
+    return log
+
+
+def _parse_keys(t: _Table, base_dir: Path | None) -> KeysConfig:
+    file = t.optional_str("file")
+    if file is not None and base_dir is not None:
+        file = str(base_dir / file)
+    demo = t.boolean("demo", False)
+    t.finish()
+    return KeysConfig(file=file, demo=demo)
+
+
+def _is_plmn(value: str) -> bool:
+    return value.isdigit() and len(value) in (5, 6)
+
+
+def _parse_auc(t: _Table) -> AucConfig:
+    d = AucConfig()
+    ind_bits = t.integer("ind_bits", d.ind_bits, minimum=0)
+    if ind_bits > 10:
+        raise ConfigError(f"{t.key('ind_bits')}: must be at most 10, got {ind_bits}")
+    max_vectors = t.integer("max_vectors", d.max_vectors, minimum=1)
+    auc = AucConfig(
+        ind_bits=ind_bits,
+        seq_block=t.integer("seq_block", d.seq_block, minimum=1),
+        max_vectors=max_vectors,
+        home_plmns=t.str_list("home_plmns", d.home_plmns, each=_is_plmn, want='an "MCCMNC" string of 5 or 6 digits'),
+        roaming_plmns=t.str_list("roaming_plmns", d.roaming_plmns, each=_is_plmn,
+                                 want='an "MCCMNC" string of 5 or 6 digits'),
+    )
+    t.finish()
+    return auc
+
+
+def _parse_charging(t: _Table) -> ChargingConfig:
+    d = ChargingConfig()
+    currency = t.string("currency", d.currency)
+    if not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        raise ConfigError(f"{t.key('currency')}: must be an ISO 4217 code like \"USD\", got {currency!r}")
+    charging = ChargingConfig(
+        currency=currency,
+        reap_interval=t.number("reap_interval", d.reap_interval, positive=True),
+        reservation_max_age=t.number("reservation_max_age", d.reservation_max_age, positive=True),
+        expire_interval=t.number("expire_interval", d.expire_interval, positive=True),
+    )
+    t.finish()
+    return charging
+
+
+def parse_config(mapping: Mapping[str, object], base_dir: Path | None = None) -> Config:
+    """A `Config` from a parsed TOML document; relative paths are taken from `base_dir` when given."""
+    root = _Table(mapping, "")
+    config = Config(
+        node=_parse_node(root.table("node")),
+        diameter=_parse_diameter(root.table("diameter"), base_dir),
+        redis=_parse_redis(root.table("redis")),
+        postgres=_parse_postgres(root.table("postgres")),
+        admin=_parse_admin(root.table("admin")),
+        log=_parse_log(root.table("log")),
+        keys=_parse_keys(root.table("keys"), base_dir),
+        auc=_parse_auc(root.table("auc")),
+        charging=_parse_charging(root.table("charging")),
+    )
+    root.finish()
+    return config
+
+
+def data_dirs(relative: str) -> list[Path]:
+    """Where the shipped data `relative` ("dictionaries/diameter", "conf") may be, most specific first: the
+    source checkout (editable installs do not copy data files), then <prefix>/share/ocsd as installed by
+    pip (pyproject [tool.setuptools.data-files]), then the usual system prefixes."""
+    checkout = Path(__file__).resolve().parents[1] / relative
+    prefixes = [Path(sys.prefix), Path(sys.base_prefix), Path("/usr/local"), Path("/usr")]
+    return [checkout, *dict.fromkeys(p / "share" / "ocsd" / relative for p in prefixes)]
+
+
+def find_data_dir(relative: str) -> Path | None:
+    """The first existing directory of `data_dirs(relative)`, or None."""
+    return next((d for d in data_dirs(relative) if d.is_dir()), None)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a TOML configuration file; raises `ConfigError` naming the file or the key."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            document = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from e
+    return parse_config(document, base_dir=path.parent)
+
+
+__all__ = [
+    "AdminConfig", "AucConfig", "ChargingConfig", "Config", "ConfigError", "DiameterConfig", "DiameterPeerConfig",
+    "KeysConfig", "LogConfig", "NodeConfig",
+    "PostgresConfig", "RedisConfig", "data_dirs", "find_data_dir", "load_config", "parse_config",
+    "split_hostport",
+]

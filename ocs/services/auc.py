@@ -1,0 +1,160 @@
+"""The authentication centre: authentication vectors with SQNs that are never reused (TS 33.102 §6.3, Annex C).
+
+Per AIR the hot path is one Redis script call (`auc_seq.lua`): it hands out the SEQs and returns the
+subscriber's sealed K and OPc, AMF and status from the same hash. PostgreSQL is touched only when a
+subscriber is not cached yet or the SEQs reserved for it are used up: one UPDATE raises
+`subscribers.seq_reserved` by a block and returns the record (`_reserve`), and `auc_load.lua` caches it.
+Every SEQ handed out is at most `seq_reserved`, and a fresh cache starts above the old `seq_reserved`, so a
+crash of the daemon or a loss of Redis skips SEQs but never repeats one.
+
+SQN = SEQ || IND (Annex C.1.1) with IND = 0 and `ind_bits` from the config. K and OPc stay sealed at rest,
+in PostgreSQL and in Redis; they are opened in memory only, kept per subscriber in a bounded cache keyed by
+the sealed bytes (a changed key is a new entry), and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from auc import (
+    AutsError,
+    EutranVector,
+    GeranVector,
+    Milenage,
+    UmtsVector,
+    generate_eutran_vectors,
+    generate_umts_vector,
+    geran_from_umts,
+    make_sqn,
+    resync,
+    split_sqn,
+)
+from ocs.apps.s6a import ResyncFailed, UnknownUser
+from ocs.sealing import Sealer
+from ocs.store.redis_client import RedisStore
+
+SQN_MAX = (1 << 48) - 1
+
+
+def aad(name: str, imsi: str) -> bytes:
+    """Associated data binding a sealed key to its subscriber row: b"k:<imsi>", b"opc:<imsi>"."""
+    return f"{name}:{imsi}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Vectors:
+    eutran: tuple[EutranVector, ...]
+    utran: tuple[UmtsVector, ...]
+    geran: tuple[GeranVector, ...]
+    sqns: tuple[int, ...]  # the SQN of each vector, in the order made (E-UTRAN first)
+    status: str  # "active" or "barred"
+
+
+class AucService:
+    """Vectors for AIR. `random(16)` draws RANDs (os.urandom; tests may pass their own)."""
+
+    def __init__(self, store: RedisStore, pool: asyncpg.Pool, sealer: Sealer, *, ind_bits: int = 5,
+                 seq_block: int = 1000, random: Callable[[int], bytes] = os.urandom,
+                 cache_size: int = 100_000) -> None:
+        self.store = store
+        self.pool = pool
+        self.sealer = sealer
+        self.ind_bits = ind_bits
+        self.seq_block = seq_block
+        self.random = random
+        self._opened: OrderedDict[str, tuple[str, str, Milenage]] = OrderedDict()
+        self._cache_size = cache_size
+        self.seq_max = SQN_MAX >> ind_bits
+
+    def _key(self, imsi: str) -> str:
+        return self.store.key(imsi, "auc")
+
+    # --- the SEQ counter -----------------------------------------------------------------------------------
+    async def _allocate(self, imsi: str, n: int, floor: int = 0) -> tuple[int, str, str, bytes, str]:
+        """n consecutive SEQs above `floor`: (first SEQ, sealed k hex, sealed opc hex, AMF, status)."""
+        key = self._key(imsi)
+        for _ in range(4):
+            reply = await self.store.evalsha("auc_seq", [key], [n, floor])
+            first = int(reply[0])
+            if first > 0:
+                if first + n - 1 > self.seq_max:
+                    raise ResyncFailed(f"SEQ space of {imsi} exhausted")
+                return first, reply[1], reply[2], bytes.fromhex(reply[3]), reply[4]
+            above = int(reply[1]) + n if first == -1 else 0
+            await self._reserve(imsi, max(above, floor + n))
+        raise RuntimeError(f"could not reserve SEQs for {imsi}")  # only under a storm of concurrent reservations
+
+    async def _reserve(self, imsi: str, above: int) -> None:
+        """Raise seq_reserved in PostgreSQL to at least `above` + one block, then cache the record."""
+        block = max(self.seq_block, 1)
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "UPDATE subscribers SET seq_reserved = GREATEST(seq_reserved, $2) + $3, updated_at = now() "
+                "WHERE imsi = $1 RETURNING seq_reserved, k_enc, opc_enc, amf, status", imsi, above, block)
+        if row is None:
+            raise UnknownUser(imsi)
+        limit = int(row["seq_reserved"])
+        await self.store.evalsha("auc_load", [self._key(imsi)], [
+            limit - block, limit, bytes(row["k_enc"]).hex(), bytes(row["opc_enc"]).hex(), bytes(row["amf"]).hex(),
+            row["status"]])
+
+    async def forget(self, imsi: str) -> None:
+        """Drop the cached record (after the subscriber was changed or deleted); the SEQ state is rebuilt from
+        PostgreSQL above seq_reserved on the next request."""
+        await self.store.client.delete(self._key(imsi))
+        self._opened.pop(imsi, None)
+
+    # --- keys ----------------------------------------------------------------------------------------------
+    def _milenage(self, imsi: str, k_hex: str, opc_hex: str) -> Milenage:
+        cached = self._opened.get(imsi)
+        if cached is not None and cached[0] == k_hex and cached[1] == opc_hex:
+            self._opened.move_to_end(imsi)
+            return cached[2]
+        k = self.sealer.open(bytes.fromhex(k_hex), aad("k", imsi))
+        opc = self.sealer.open(bytes.fromhex(opc_hex), aad("opc", imsi))
+        m = Milenage(k, opc)
+        self._opened[imsi] = (k_hex, opc_hex, m)
+        if len(self._opened) > self._cache_size:
+            self._opened.popitem(last=False)
+        return m
+
+    async def _keys(self, imsi: str) -> Milenage:
+        """The subscriber's Milenage (for a resynchronisation, before any SEQ is handed out)."""
+        fields = await self.store.hgetall(self._key(imsi))
+        if not fields:
+            await self._reserve(imsi, 0)
+            fields = await self.store.hgetall(self._key(imsi))
+        return self._milenage(imsi, fields["k"], fields["opc"])
+
+    # --- vectors -------------------------------------------------------------------------------------------
+    async def vectors(self, imsi: str, serving_network: bytes, eutran: int = 1, utran: int = 0, geran: int = 0,
+                      resync_info: bytes | None = None) -> Vectors:
+        """`eutran` E-UTRAN vectors for the serving network (Visited-PLMN-Id), then `utran` UMTS quintets and
+        `geran` GSM triplets, each with its own RAND and SQN. `resync_info` = RAND || AUTS (TS 29.272 §7.3.15):
+        the USIM's SQN_MS is recovered and checked (MAC-S), and the new SQNs continue above it."""
+        floor = 0
+        if resync_info is not None:
+            if len(resync_info) != 30:
+                raise ResyncFailed(f"Re-Synchronization-Info has {len(resync_info)} octets, not 30")
+            m = await self._keys(imsi)
+            try:
+                sqn_ms = resync(m, None, resync_info[:16], resync_info[16:])
+            except AutsError:
+                raise ResyncFailed("AUTS does not verify (MAC-S)") from None
+            floor = split_sqn(sqn_ms, self.ind_bits)[0]
+        n = eutran + utran + geran
+        first, k_hex, opc_hex, amf, status = await self._allocate(imsi, max(n, 1), floor)
+        m = self._milenage(imsi, k_hex, opc_hex)
+        sqns = tuple(make_sqn(first + i, 0, self.ind_bits) for i in range(n))
+        draw = self.random
+        e = tuple(generate_eutran_vectors(m, None, sqns[:eutran], amf, [draw(16) for _ in range(eutran)],
+                                          serving_network)) if eutran else ()
+        u = tuple(generate_umts_vector(m, None, sqns[eutran + i], amf, draw(16)) for i in range(utran))
+        g = tuple(geran_from_umts(generate_umts_vector(m, None, sqns[eutran + utran + i], amf, draw(16)))
+                  for i in range(geran))
+        return Vectors(e, u, g, sqns, status)

@@ -1,0 +1,1 @@
+"""RADIUS: packet handling on pyrad, Mikrotik mapping, CoA/Disconnect client."""
