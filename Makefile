@@ -18,6 +18,7 @@ services:
 
 demo: venv services
 	. var/services.env && scripts/create-db.sh ocsd_demo
+	$(BIN)/ocsd db migrate -c conf/demo.toml
 	exec $(BIN)/ocsd run -c conf/demo.toml
 
 test: venv services

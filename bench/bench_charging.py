@@ -141,7 +141,9 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--writer", action="store_true", help="run the ledger writer during the benchmark")
     args = parser.parse_args()
-    asyncio.run(run(args.callers, args.seconds, args.subscribers, args.writer))
+    import uvloop  # the event loop the daemon runs on
+
+    uvloop.run(run(args.callers, args.seconds, args.subscribers, args.writer))
 
 
 if __name__ == "__main__":

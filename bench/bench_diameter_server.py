@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +26,9 @@ sys.path.insert(0, str(ROOT))
 from ocs.diameter import avp  # noqa: E402
 from ocs.diameter.message import Message  # noqa: E402
 from tests.support.daemon_process import DaemonProcess, free_port, write_config  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from pipeline import run_client  # noqa: E402
 
 CLIENT = "bench.client"
 
@@ -44,52 +46,6 @@ def ccr_template() -> bytes:
         avp.grouped(443, [avp.u32(450, 1), avp.utf8(444, "001010000000001")]),
         avp.grouped(456, [avp.u32(432, 10), avp.grouped(446, [avp.u64(421, 1_000_000)])]),
     ]).encode()
-
-
-async def run_client(port: int, requests: int, window: int) -> float:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(cer())
-    head = await reader.readexactly(4)
-    await reader.readexactly(int.from_bytes(head[1:4], "big") - 4)
-    template = ccr_template()
-    body = template[20:]
-    prefix = template[:12]
-    batch = 64
-    sent = received = 0
-    started = time.perf_counter()
-
-    def send(n: int) -> None:
-        nonlocal sent
-        parts = []
-        for i in range(sent, sent + n):
-            ident = (i + 10).to_bytes(4, "big")
-            parts.append(prefix + ident + ident + body)
-        sent += n
-        writer.write(b"".join(parts))
-
-    send(min(window, requests))
-    buf = bytearray()
-    while received < requests:
-        chunk = await reader.read(1 << 16)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        buf += chunk
-        pos = 0
-        count = 0
-        while len(buf) - pos >= 4:
-            length = int.from_bytes(buf[pos + 1:pos + 4], "big")
-            if len(buf) - pos < length:
-                break
-            pos += length
-            count += 1
-        del buf[:pos]
-        received += count
-        room = min(requests - sent, window - (sent - received))
-        if room >= batch or (room > 0 and sent - received < batch):
-            send(room)
-    elapsed = time.perf_counter() - started
-    writer.close()
-    return requests / elapsed
 
 
 class BlobServer(asyncio.Protocol):
@@ -158,6 +114,9 @@ def main() -> None:
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
           f"{args.requests} requests per run, window {args.window}, best of {args.runs}")
 
+    def client(port: int):  # noqa: ANN202
+        return run_client(port, cer(), [ccr_template()], args.requests, args.window)
+
     # baseline: the bare server
     port = free_port()
     blob = subprocess.Popen(pinned([sys.executable, __file__, "--blob-server", str(port)], 0),
@@ -165,7 +124,7 @@ def main() -> None:
     assert blob.stdout is not None
     blob.stdout.readline()
     try:
-        base = max(uvloop.run(run_client(port, args.requests, args.window)) for _ in range(args.runs))
+        base = max(uvloop.run(client(port)) for _ in range(args.runs))
     finally:
         blob.kill()
 
@@ -179,7 +138,7 @@ def main() -> None:
         if shutil.which("taskset") and daemon.proc is not None:
             subprocess.run(["taskset", "-pc", "0", str(daemon.proc.pid)], check=False, capture_output=True)
         try:
-            ours = max(uvloop.run(run_client(port, args.requests, args.window)) for _ in range(args.runs))
+            ours = max(uvloop.run(client(port)) for _ in range(args.runs))
         finally:
             daemon.kill()
     print(f"{'server':<44}{'requests/s':>12}")

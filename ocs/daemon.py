@@ -31,6 +31,8 @@ from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dic
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.metrics import auc_vector_seconds, s6a_requests_total
 from ocs.services.auc import AucService
+from ocs.services.charging import ChargingService
+from ocs.services.housekeeping import Housekeeping
 from ocs.store.registrations import PgRegistrations
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
@@ -113,12 +115,14 @@ class Daemon:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _watchdog_task: asyncio.Task[None] | None = None
     backends: Backends | None = None
+    housekeeping: Housekeeping | None = None
 
     async def start(self) -> None:
         cfg = self.config
         if self.registry is None:
             if cfg.diameter.applications:
                 self.backends = await open_backends(cfg)
+                await self._start_housekeeping(self.backends)
             self.registry = build_registry(cfg, self.backends, lambda: self.diameter)
         node = Node(
             LocalIdentity(
@@ -151,7 +155,15 @@ class Daemon:
         if self.notifier.watchdog_interval:
             self._watchdog_task = asyncio.create_task(self._ping(self.notifier.watchdog_interval))
         log.info("started", version=__version__, origin_host=cfg.node.origin_host,
-                 applications=[r.app_name for r in self.registry])
+                 applications=sorted({r.app_name for r in self.registry}))
+
+    async def _start_housekeeping(self, backends: Backends) -> None:
+        """The ledger writer, the reservation reaper and bundle expiry (ocs.services.housekeeping)."""
+        charging = ChargingService(backends.redis, backends.pool)
+        await charging.load()
+        c = self.config.charging
+        self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval)
+        self.housekeeping.start()
 
     async def _ping(self, interval: float) -> None:
         while True:
@@ -171,6 +183,8 @@ class Daemon:
             await self.admin.wait_closed()
         if self._watchdog_task is not None:
             self._watchdog_task.cancel()
+        if self.housekeeping is not None:
+            await self.housekeeping.stop()  # flushes the ledger to PostgreSQL
         if self.backends is not None:
             await self.backends.close()
         log.info("stopped")
@@ -184,7 +198,21 @@ class Daemon:
         await self.stop()
 
 
-def run_daemon(config: Config) -> None:
+def run_daemon(config: Config) -> int:
+    """Run until a signal; the exit status: 0 after a clean stop, 2 when the keys are missing, 1 when a listener,
+    Redis or PostgreSQL could not be opened (logged as `start-failed`)."""
+    import asyncpg
+    import redis.exceptions
     import uvloop
 
-    uvloop.run(Daemon(config).run())
+    from ocs.sealing import SealingError
+
+    try:
+        uvloop.run(Daemon(config).run())
+    except SealingError as e:
+        log.error("start-failed", error=str(e))
+        return 2
+    except (OSError, redis.exceptions.RedisError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        log.error("start-failed", error=str(e), error_type=type(e).__name__)
+        return 1
+    return 0

@@ -40,6 +40,18 @@ auc_vector_seconds = Histogram(
     "auc_vector_seconds", "Time to hand out SQNs and make the vectors of one AIR (Redis call included)",
     buckets=LATENCY_BUCKETS, registry=REGISTRY)
 
+ledger_entries_written_total = Counter(
+    "ledger_entries_written_total", "Ledger entries moved from Redis into PostgreSQL (retries included)",
+    registry=REGISTRY)
+
+ledger_write_failures_total = Counter(
+    "ledger_write_failures_total", "Ledger writer batches that PostgreSQL refused or did not answer",
+    registry=REGISTRY)
+
+housekeeping_runs_total = Counter(
+    "housekeeping_runs_total", "Passes of the background jobs (reap, expire), by outcome", ("job", "result"),
+    registry=REGISTRY)
+
 
 def render() -> bytes:
     """The registry in the Prometheus text exposition format."""
@@ -49,5 +61,5 @@ def render() -> bytes:
 __all__ = [
     "LATENCY_BUCKETS", "REGISTRY", "diameter_framing_errors_total", "diameter_peer_events_total",
     "diameter_peers", "diameter_request_seconds", "diameter_requests_total", "render", "auc_vector_seconds",
-    "s6a_requests_total",
+    "housekeeping_runs_total", "ledger_entries_written_total", "ledger_write_failures_total", "s6a_requests_total",
 ]

@@ -16,7 +16,8 @@ from auc import split_sqn
 
 IMSI_RE = re.compile(r"^[0-9]{15}$")       # TS 23.003 §2.2: MCC (3) + MNC (2/3) + MSIN, 15 digits in all here
 MSISDN_RE = re.compile(r"^[0-9]{5,15}$")   # ITU-T E.164: at most 15 digits, no '+'
-APN_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")  # TS 23.003 §9.1
+# TS 23.003 §9.1: an APN network identifier is dot-separated labels of letters, digits and inner hyphens
+APN_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 SQN_MAX = (1 << 48) - 1
 STATUSES = ("active", "barred")
 CSV_COLUMNS = ("imsi", "msisdn", "k", "opc", "op", "amf", "sqn", "apns", "status")

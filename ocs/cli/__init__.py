@@ -32,7 +32,7 @@ def run(config_path: str) -> None:
     configure_logging(config.log.level, config.log.format)
     from ocs.daemon import run_daemon  # imported late: `ocsd config check` needs no event loop
 
-    run_daemon(config)
+    sys.exit(run_daemon(config))
 
 
 @cli.group()

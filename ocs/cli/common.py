@@ -7,9 +7,11 @@ Exit codes: 0 success, 1 a backend could not be reached, 2 bad input, a refused 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -52,9 +54,33 @@ def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(main())
 
 
+@contextlib.contextmanager
+def logs_to_stderr() -> Iterator[None]:
+    """While a command runs, structlog events (e.g. the rebuild's "rebuilt" lines) go to stderr, warnings and
+    worse only: an unconfigured structlog prints to stdout, which must hold only the command's answer."""
+    import structlog
+
+    was_configured, saved = structlog.is_configured(), structlog.get_config()
+    structlog.configure(processors=[structlog.processors.add_log_level, structlog.dev.ConsoleRenderer(colors=False)],
+                        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr), cache_logger_on_first_use=False)
+    try:
+        yield
+    finally:
+        if was_configured:
+            structlog.configure(**saved)
+        else:
+            structlog.reset_defaults()
+
+
 async def with_backends(config: Config, body: Callable[[Any], Awaitable[T]]) -> T:
     """Open Redis, PostgreSQL and the sealer, run `body(backends)`, close them; a backend that cannot be reached
     or a missing key file ends the command with a one-line error."""
+    with logs_to_stderr():
+        return await _with_backends(config, body)
+
+
+async def _with_backends(config: Config, body: Callable[[Any], Awaitable[T]]) -> T:
     import asyncpg
     import redis.exceptions
 

@@ -234,6 +234,9 @@ class ChargingService:
             raise InvalidRecipient("a gift to oneself")
         definition = await self.bundle(code)
         await self._check_currency(s_imsi, definition.currency)
+        recipient_view = await self.redis.account(r_imsi)  # no account: refunded below (InvalidRecipient)
+        if recipient_view is not None and recipient_view.currency != definition.currency:
+            raise CurrencyMismatch(f"recipient's account in {recipient_view.currency}, price in {definition.currency}")
         now_s, now_ms = self._now(now)
         a = definition.allowances
         record = {"to": r_imsi, "code": definition.code, "name": definition.name, "priority": definition.priority,

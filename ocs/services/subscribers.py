@@ -97,7 +97,9 @@ class SubscriberService:
                               bool(row["purged"]), row["created_at"].isoformat())
 
     async def delete(self, imsi: str, *, force: bool = False) -> None:
-        """Remove the subscriber; refused while its account holds money or bundles, unless `force`."""
+        """Remove the subscriber (by IMSI or MSISDN); refused while its account holds money or bundles, unless
+        `force`."""
+        imsi = (await self.show(imsi)).imsi
         if not force:
             try:
                 view = await self.charging.account(imsi)

@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -76,6 +76,8 @@ class LedgerWriter:
     block_ms: int = 1000       # longest wait on XREAD before the stop flag is looked at
     retry_delay: float = 1.0   # seconds between attempts while PostgreSQL is unavailable
     pg_timeout: float = 10.0   # a PostgreSQL that neither answers nor refuses counts as down after this
+    on_written: Callable[[int], None] = field(default=lambda n: None)   # metrics hooks
+    on_failure: Callable[[], None] = field(default=lambda: None)
 
     def __post_init__(self) -> None:
         self._redis = AutoPipeline(self.store.url)   # own connection: a blocking XREAD must not stall scripts
@@ -110,6 +112,7 @@ class LedgerWriter:
                 await self.write_once(self.block_ms)
             except PG_ERRORS as exc:
                 self.failures += 1
+                self.on_failure()
                 log.warning("ledger-write-failed", error=str(exc), failures=self.failures)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.retry_delay)
@@ -149,6 +152,7 @@ class LedgerWriter:
         await asyncio.gather(*(self._redis.call("XTRIM", stream, "MINID", _next_id(sid)) for stream, sid in last))
         n = len(cols[0])
         self.written += n
+        self.on_written(n)
         return n
 
 

@@ -164,3 +164,16 @@ def test_keys_generate(ocsd, tmp_path):
     Sealer.from_file(path)
     again = ocsd("keys", "generate", str(path), config=False)
     assert again.code == 2 and "exists" in again.err
+
+
+def test_delete_by_msisdn_and_refused_while_money_remains(ocsd, cli_env):
+    imsi = new_imsi()
+    assert ocsd("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn_of(imsi), "--k", K, "--opc", OPC).code == 0
+    assert ocsd("account", "topup", "--imsi", imsi, "--amount", "250", "--ref", "t1").code == 0
+    refused = ocsd("subscriber", "delete", msisdn_of(imsi))
+    assert refused.code == 2 and "still has a balance of 250" in refused.err
+    assert asyncio.run(row(cli_env.dsn, imsi)) is not None
+    forced = ocsd("subscriber", "delete", msisdn_of(imsi), "--force", "--json")
+    assert forced.code == 0 and forced.json["ok"] is True
+    assert asyncio.run(row(cli_env.dsn, imsi)) is None
+    assert ocsd("account", "show", "--imsi", imsi).code == 2   # the Redis counters went with it
