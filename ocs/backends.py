@@ -23,7 +23,7 @@ class Backends:
 
 
 def store_for(config: Config) -> RedisStore:
-    return RedisStore(config.redis.url, config.redis.key_prefix.rstrip(":") or "ocsd")
+    return RedisStore(config.redis.url, config.redis.key_prefix.rstrip(":") or "ocsd", cluster=config.redis.cluster)
 
 
 async def open_backends(config: Config, *, max_connections: int = 8) -> Backends:

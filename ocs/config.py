@@ -74,6 +74,8 @@ class DiameterConfig:
 class RedisConfig:
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "ocsd:"
+    # Key layout for Redis Cluster: per-slot ledger streams and indexes (see ocs/store/redis_client.py).
+    cluster: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +346,8 @@ def _parse_redis(t: _Table) -> RedisConfig:
     url = t.string("url", d.url)
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"{t.key('url')}: must be a redis://, rediss:// or unix:// URL, got {url!r}")
-    redis = RedisConfig(url=url, key_prefix=t.string("key_prefix", d.key_prefix, empty=True))
+    redis = RedisConfig(url=url, key_prefix=t.string("key_prefix", d.key_prefix, empty=True),
+                        cluster=t.boolean("cluster", d.cluster))
     t.finish()
     return redis
 

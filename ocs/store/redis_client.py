@@ -11,10 +11,12 @@ are safe to retry. The next call reconnects.
 Scripts: `ocs/store/lua/<name>.lua`, each prefixed with `_lib.lua`, are loaded with SCRIPT LOAD at start and
 called by EVALSHA; a NOSCRIPT reply (Redis restarted, failover) loads the script again and retries once.
 
-Keys: every key of a subscriber carries the hash tag `{<imsi>}`; the per-slot keys (ledger stream, reaper and
-expiry indexes) carry a tag chosen to hash to the same cluster slot as the IMSI (`slot_tag`), so each script
-touches one slot and runs unchanged on Redis Cluster. (The caller itself speaks to one node; a Cluster
-deployment needs one AutoPipeline per node, routed by slot.)
+Keys: every key of a subscriber carries the hash tag `{<imsi>}`. The shared keys (ledger stream, reaper and
+expiry indexes) come in one of two layouts. On one Redis (the default) each is a single key: the ledger writer
+reads one stream. With `cluster=True` there is one of each per cluster slot, tagged to hash to the same slot
+as the IMSI (`slot_tag`), so each script touches one slot and runs unchanged on Redis Cluster; the writer then
+reads 16384 streams a pass (about 4 ms of Redis time on one server, which is why it is not the default). (The
+caller itself speaks to one node; a Cluster deployment needs one AutoPipeline per node, routed by slot.)
 """
 
 from __future__ import annotations
@@ -214,11 +216,12 @@ class AutoPipeline:
 class RedisStore:
     """The Redis side of ocsd: a key prefix, an ordinary client (admin, ledger, rebuild) and the scripts."""
 
-    def __init__(self, url: str, prefix: str = "ocs") -> None:
+    def __init__(self, url: str, prefix: str = "ocs", *, cluster: bool = False) -> None:
         if not prefix or "{" in prefix or "}" in prefix:
             raise ValueError(f"key prefix {prefix!r} must be non-empty and carry no braces")
         self.url = url
         self.prefix = prefix
+        self.cluster = cluster
         self.client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True)
         self.pipeline = AutoPipeline(url)
         self.scripts = load_scripts()
@@ -258,9 +261,14 @@ class RedisStore:
         return f"{self.prefix}:{{{imsi}}}:{name}"
 
     def slot_key(self, imsi: str, name: str) -> str:
-        """The per-slot key `name` in the slot of `imsi`: `<prefix>:<name>:{<slot tag>}`."""
+        """The shared key `name` that scripts of `imsi` write: `<prefix>:<name>`, or in the cluster layout the
+        one in the slot of `imsi`, `<prefix>:<name>:{<slot tag>}`."""
+        if not self.cluster:
+            return f"{self.prefix}:{name}"
         return f"{self.prefix}:{name}:{{{slot_tag(key_slot(imsi))}}}"
 
     def slot_keys(self, name: str) -> list[str]:
-        """The per-slot key `name` of every slot (ledger streams, indexes)."""
+        """Every key of the shared key `name` (ledger streams, indexes): one, or one per slot."""
+        if not self.cluster:
+            return [f"{self.prefix}:{name}"]
         return [f"{self.prefix}:{name}:{{{slot_tag(s)}}}" for s in range(SLOTS)]

@@ -103,9 +103,16 @@ def ocs_tree(d: Dictionary, avps: list[Avp], pd_known: list[PdAvp] | None = None
     return out
 
 
+def parse_theirs(wire: bytes) -> PdMessage:
+    """python-diameter's parse of `wire` as received: the AVPs in wire order with their wire flags. (Its typed
+    command classes rebuild the AVP list from attributes, reordered and with their own flag defaults, so the
+    plain parse is the oracle for the tree; the typed one is used for attribute checks.)"""
+    return PdMessage.from_bytes(wire, plain_msg=True)
+
+
 def ours_to_theirs(d: Dictionary, message: Message) -> None:
     wire = message.encode()
-    theirs = PdMessage.from_bytes(wire)
+    theirs = parse_theirs(wire)
     assert theirs.header.command_code == message.command_code
     assert theirs.header.application_id == message.application_id
     assert theirs.header.hop_by_hop_identifier == message.hop_by_hop
@@ -117,7 +124,7 @@ def ours_to_theirs(d: Dictionary, message: Message) -> None:
 def theirs_to_ours(d: Dictionary, theirs: PdMessage) -> Message:
     wire = theirs.as_bytes()
     ours = Message.decode(wire)
-    parsed = PdMessage.from_bytes(wire)
+    parsed = parse_theirs(wire)
     assert (ours.command_code, ours.application_id) == (parsed.header.command_code, parsed.header.application_id)
     assert ocs_tree(d, ours.avps, parsed.avps) == pd_tree(parsed.avps)
     assert ours.encode() == wire  # and we re-encode theirs exactly
@@ -306,6 +313,7 @@ def test_gy_ccr_with_three_mscc_theirs_to_ours(d):
 
 def test_s6a_air_and_aia_theirs_to_ours(d):
     air = AuthenticationInformationRequest()
+    air.header.application_id = S6A  # python-diameter leaves it 0 unless told
     air.session_id = "mme.example.net;3;1"
     air.vendor_specific_application_id = VendorSpecificApplicationId(vendor_id=TGPP, auth_application_id=S6A)
     air.auth_session_state = 1
@@ -321,6 +329,7 @@ def test_s6a_air_and_aia_theirs_to_ours(d):
     assert ours.application_id == S6A and d.value(ours.find(1)) == "001010000000001"  # type: ignore[arg-type]
 
     aia = AuthenticationInformationAnswer()
+    aia.header.application_id = S6A
     aia.session_id = "mme.example.net;3;1"
     aia.result_code = 2001
     aia.auth_session_state = 1

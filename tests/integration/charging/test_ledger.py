@@ -13,7 +13,7 @@ from ocs.charging import Allowances, BundleDefinition, BundleKind, Tariff, Unit
 from ocs.services.charging import ChargingService
 from ocs.store.ledger import LedgerWriter
 from ocs.store.redis_client import RedisStore
-from tests.integration.conftest import PG_DSN
+from tests.integration.conftest import PG_DSN, REDIS_URL
 
 pytestmark = pytest.mark.asyncio
 
@@ -156,3 +156,29 @@ async def test_rebuild_restores_balances_and_bundles(service: ChargingService, r
     assert (await service.adjust(b, -7, "adj")).duplicate is True
     await LedgerWriter(redis_store, service.pool).drain()
     await check_ledger_matches_balances(service, [a, b])
+
+
+async def test_cluster_layout_keeps_each_script_in_the_subscribers_slot(redis_prefix: str, pg_pool: asyncpg.Pool,
+                                                                         new_subscriber) -> None:
+    """With cluster=True the ledger stream and indexes of a subscriber hash to the slot of its IMSI, and the writer
+    finds entries in whichever of the 16384 streams they are."""
+    from ocs.store.redis_client import key_slot
+
+    store = RedisStore(REDIS_URL, redis_prefix, cluster=True)
+    await store.start()
+    try:
+        service = ChargingService(store, pg_pool)
+        imsis = [await new_subscriber() for _ in range(3)]
+        for imsi in imsis:
+            await service.open_account(imsi, "EUR")
+            await service.top_up(imsi, 42, "c1")
+            for name in ("ledger", "rsvidx", "expidx"):
+                key = store.slot_key(imsi, name)
+                assert key_slot(key.rpartition("{")[2].rstrip("}")) == key_slot(imsi)
+        assert len(store.slot_keys("ledger")) == 16384
+        assert await LedgerWriter(store, pg_pool).drain() == 3
+        rows = await pg_entries(pg_pool, imsis)
+        assert sorted((r["imsi"], r["amount"]) for r in rows.values()) == sorted((i, 42) for i in imsis)
+        assert await stream_entries(store, imsis) == {}
+    finally:
+        await store.close()
