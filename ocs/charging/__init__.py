@@ -30,6 +30,7 @@ from ocs.charging.model import (
     PurchaseResult,
     Tariff,
     Unit,
+    UpdateResult,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "ChargingError", "CommitResult", "CurrencyMismatch", "Dimension", "DuplicateReference", "GiftRefunded",
     "GiftResult", "Grant", "InsufficientFunds", "InvalidAmount", "InvalidRecipient", "LedgerEntry", "LedgerKind",
     "MoneyResult", "PurchaseResult", "Tariff", "Unit", "UnknownBundle", "UnknownSubscriber", "UnknownTariff",
+    "UpdateResult",
 ]

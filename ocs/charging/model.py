@@ -178,6 +178,15 @@ class CommitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateResult:
+    """A CCR-U for one rating group: the usage committed, then the next reservation (None: nothing more could be
+    granted; the usage is charged all the same)."""
+
+    committed: CommitResult
+    grant: Grant | None
+
+
+@dataclass(frozen=True, slots=True)
 class MoneyResult:
     entry_id: str
     balance: int

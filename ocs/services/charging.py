@@ -50,6 +50,7 @@ from ocs.charging.model import (
     PurchaseResult,
     Tariff,
     Unit,
+    UpdateResult,
 )
 from ocs.store import ledger as ledger_store
 from ocs.store.charging_redis import DEFAULT_REQUEST_TTL, ChargingRedis, reservation_key
@@ -317,6 +318,20 @@ class ChargingService:
         tariff = self.tariff(rating_group)
         now_s, now_ms = self._now(now)
         return await self.redis.commit(imsi, reservation_key(session_id, rating_group), used,
+                                       rating.dimension_for(tariff.unit, roaming), tariff.unit_size,
+                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group)
+
+    async def update(self, imsi: str, session_id: str, rating_group: int, used: int, wanted: int, request_id: str, *,
+                     roaming: bool = False, now: float | None = None) -> UpdateResult:
+        """A CCR-U in one script call: `commit(used)` then `reserve(wanted)` for the same (session, rating group).
+        A retransmission (same `request_id`) returns the first result and changes nothing."""
+        rating.check_amount(used, "used")
+        rating.check_amount(wanted, "units", allow_zero=False)
+        if not request_id:
+            raise InvalidAmount("a request id is required")
+        tariff = self.tariff(rating_group)
+        now_s, now_ms = self._now(now)
+        return await self.redis.update(imsi, reservation_key(session_id, rating_group), used, wanted,
                                        rating.dimension_for(tariff.unit, roaming), tariff.unit_size,
                                        tariff.price(roaming), now_s, now_ms, request_id, rating_group)
 

@@ -28,6 +28,7 @@ from ocs.charging.model import (
     Grant,
     MoneyResult,
     PurchaseResult,
+    UpdateResult,
 )
 from ocs.store.redis_client import SLOTS, RedisStore, ReplyError, slot_tag
 
@@ -141,6 +142,19 @@ class ChargingRedis:
             [imsi, rkey, used, dimension.value if dimension else "", unit_size, price, now, now_ms, request_id,
              self.request_ttl, rating_group])
         return CommitResult(reply[0], reply[1], reply[2], reply[3], reply[4], bool(reply[5]))
+
+    async def update(self, imsi: str, rkey: str, used: int, wanted: int, dimension: Dimension | None, unit_size: int,
+                     price: int, now: int, now_ms: int, request_id: str, rating_group: int) -> UpdateResult:
+        s = self.store
+        reply = await self._run(
+            "update",
+            [s.key(imsi, "acct"), s.key(imsi, "rsv"), s.slot_key(imsi, "ledger"), s.key(imsi, "req:" + request_id),
+             s.slot_key(imsi, "rsvidx")],
+            [imsi, rkey, used, wanted, dimension.value if dimension else "", unit_size, price, now, now_ms, request_id,
+             self.request_ttl, rating_group])
+        committed = CommitResult(reply[0], reply[1], reply[2], reply[3], reply[4], bool(reply[5]))
+        grant = Grant(reply[6], reply[7], reply[8], reply[9]) if reply[6] else None
+        return UpdateResult(committed, grant)
 
     async def release(self, imsi: str, rkey: str) -> int:
         s = self.store

@@ -38,6 +38,8 @@ OPS = st.one_of(
               st.sampled_from([RG_DATA, RG_VOICE]), st.integers(1, 5000), st.booleans()),
     st.tuples(st.just("commit"), st.integers(0, SUBSCRIBERS - 1), st.integers(0, 2),
               st.sampled_from([RG_DATA, RG_VOICE]), st.integers(0, 6000), st.booleans()),
+    st.tuples(st.just("update"), st.integers(0, SUBSCRIBERS - 1), st.integers(0, 2),
+              st.sampled_from([RG_DATA, RG_VOICE]), st.integers(0, 6000), st.integers(1, 5000), st.booleans()),
     st.tuples(st.just("release"), st.integers(0, SUBSCRIBERS - 1), st.integers(0, 2),
               st.sampled_from([RG_DATA, RG_VOICE])),
     st.tuples(st.just("adjust"), st.integers(0, SUBSCRIBERS - 1), st.integers(-300, 300).filter(bool)),
@@ -180,6 +182,14 @@ class ChargingMachine(RuleBasedStateMachine):
                 request = f"sess{op[2]}:{op[3]}:{n}"
                 result = await s.commit(who, f"sess{op[2]}", op[3], op[4], request, roaming=op[5], now=self.clock)
                 assert result.charged >= 0 and result.unpaid >= 0 and not result.duplicate
+                self.commits[request] = (who, result.charged, result.from_bundles, result.from_balance)
+            elif kind == "update":
+                request = f"sess{op[2]}:{op[3]}:{n}"
+                updated = await s.update(who, f"sess{op[2]}", op[3], op[4], op[5], request, roaming=op[6],
+                                         now=self.clock)
+                result = updated.committed
+                assert result.charged >= 0 and result.unpaid >= 0 and not result.duplicate
+                assert updated.grant is None or 0 < updated.grant.granted <= op[5]
                 self.commits[request] = (who, result.charged, result.from_bundles, result.from_balance)
             elif kind == "release":
                 await s.release(who, f"sess{op[2]}", op[3])

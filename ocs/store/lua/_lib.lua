@@ -120,3 +120,90 @@ local function rsv_unhold(a, by_id, r, touched)
   end
 end
 
+
+-- Hold up to `want` units of reservation `rkey` (in memory on a, by_id; the caller saves). A reservation the
+-- same rkey already had is given back first (a retried reserve replaces, never doubles, the hold).
+-- Returns granted, from_bundles, bal_units, money, encoded reservation (nil when granted is 0), and whether
+-- an old reservation existed.
+local function reserve_in(a, by_id, touched, rkeys, rkey, want, dim, n, price, now, ts)
+  local old = redis.call('HGET', rkeys, rkey)
+  if old then rsv_unhold(a, by_id, rsv_dec(old), touched) end
+  local left, holds, from_b = want, {}, 0
+  for _, b in ipairs(serving(by_id, dim, now)) do
+    if left == 0 then break end
+    local take = math.min(left, b[dim] - b['h' .. dim])
+    b['h' .. dim] = b['h' .. dim] + take
+    touched[b.id] = true
+    holds[#holds + 1] = {b.id, take}
+    left = left - take
+    from_b = from_b + take
+  end
+  local bal_units, money = 0, 0
+  if left > 0 then
+    if price == 0 then
+      bal_units = left
+    else
+      local avail = a.bal - a.held
+      if avail > 0 then bal_units = math.min(left, idiv(avail, price) * n) end
+      money = blocks(bal_units, n) * price
+    end
+  end
+  local granted = from_b + bal_units
+  if granted == 0 then return 0, 0, 0, 0, nil, old ~= false and old ~= nil end
+  a.held = a.held + money
+  return granted, from_b, bal_units, money, rsv_enc(granted, dim, n, price, ts, money, bal_units, holds),
+         old ~= false and old ~= nil
+end
+
+-- Charge `used` units of reservation `rkey` (in memory on a, by_id; the caller saves) and drop the
+-- reservation; units beyond it are drawn from serving bundles, then priced on the balance, which is taken
+-- only down to zero (the rest is `unpaid`). Appends the ledger entry when anything changed.
+-- Returns charged, from_bundles, bal_units, unpaid, entry id ('' when nothing changed).
+local function commit_in(a, by_id, touched, rkeys, stream, imsi, rkey, used, dim, n, price, now, ts, ref, rg)
+  local deltas, order = {}, {}
+  local left, from_b, bal_units = used, 0, 0
+  local function draw(b, d, take)
+    b[d] = b[d] - take
+    touched[b.id] = true
+    if not deltas[b.id] then deltas[b.id] = 0; order[#order + 1] = b.id end
+    deltas[b.id] = deltas[b.id] - take
+    from_b = from_b + take
+    left = left - take
+  end
+  local r = redis.call('HGET', rkeys, rkey)
+  if r then
+    r = rsv_dec(r)
+    dim, n, price = r.dim, r.n, r.price
+    rsv_unhold(a, by_id, r, touched)
+    for _, h in ipairs(r.holds) do
+      local b = by_id[h[1]]
+      if b and b.exp > now and left > 0 then draw(b, dim, math.min(left, h[2])) end
+    end
+    local t = math.min(left, r.bal_units)
+    bal_units, left = t, left - t
+    redis.call('HDEL', rkeys, rkey)
+  end
+  if left > 0 then
+    for _, b in ipairs(serving(by_id, dim, now)) do
+      if left == 0 then break end
+      draw(b, dim, math.min(left, b[dim] - b['h' .. dim]))
+    end
+  end
+  bal_units = bal_units + left
+  local cost = blocks(bal_units, n) * price
+  local avail = a.bal - a.held
+  if avail < 0 then avail = 0 end
+  local charged = math.min(cost, avail)
+  local unpaid = cost - charged
+  a.bal = a.bal - charged
+  local id = ''
+  if charged > 0 or unpaid > 0 or #order > 0 then
+    a.seq = a.seq + 1
+    local parts = {}
+    for i, bid in ipairs(order) do parts[i] = '[' .. bid .. ',"' .. dim .. '",' .. fmt(deltas[bid]) .. ']' end
+    local detail = '{"rg":' .. rg .. ',"units":' .. fmt(used) .. ',"balance_units":' .. fmt(bal_units) ..
+                   ',"unpaid":' .. fmt(unpaid) .. ',"bundles":[' .. table.concat(parts, ',') .. ']}'
+    id = ledger_add(stream, imsi, a.seq, 'usage', -charged, a.bal, ref, ts, detail)
+  end
+  return charged, from_b, bal_units, unpaid, id
+end

@@ -1,5 +1,5 @@
 -- reserve.lua: hold units for (session, rating group): from bundles in order, then money from the balance.
--- KEYS: 1 <p>:{imsi}:acct  2 <p>:{imsi}:rsv  3 <p>:rsvidx:{slot tag} (same slot as the IMSI)
+-- KEYS: 1 <p>:{imsi}:acct  2 <p>:{imsi}:rsv  3 <p>:rsvidx[:{slot tag}] (same slot as the IMSI)
 -- ARGV: 1 imsi  2 rkey (session \31 rating group)  3 units wanted (> 0)  4 dim (d|v|s|r, '' = no bundle)
 --       5 unit size N  6 price per N  7 now (s)  8 now (ms)
 -- Returns: {granted, from_bundles, from_balance_units, money_held}; error OCS insufficient_funds when nothing
@@ -10,37 +10,13 @@
 --   keeps the IMSI with a score at or before its oldest reservation.
 local acct, rkeys, idx = KEYS[1], KEYS[2], KEYS[3]
 local imsi, rkey = ARGV[1], ARGV[2]
-local want, dim, n, price = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local now, ts = tonumber(ARGV[7]), ARGV[8]
 local a, by_id = acct_load(acct)
 if not a then return err('unknown_subscriber', imsi) end
 local touched = {}
-local old = redis.call('HGET', rkeys, rkey)
-if old then rsv_unhold(a, by_id, rsv_dec(old), touched) end
-local left, holds, from_b = want, {}, 0
-for _, b in ipairs(serving(by_id, dim, now)) do
-  if left == 0 then break end
-  local take = math.min(left, b[dim] - b['h' .. dim])
-  b['h' .. dim] = b['h' .. dim] + take
-  touched[b.id] = true
-  holds[#holds + 1] = {b.id, take}
-  left = left - take
-  from_b = from_b + take
-end
-local bal_units, money = 0, 0
-if left > 0 then
-  if price == 0 then
-    bal_units = left
-  else
-    local avail = a.bal - a.held
-    if avail > 0 then bal_units = math.min(left, idiv(avail, price) * n) end
-    money = blocks(bal_units, n) * price
-  end
-end
-local granted = from_b + bal_units
+local granted, from_b, bal_units, money, enc, had_old = reserve_in(a, by_id, touched, rkeys, rkey, tonumber(ARGV[3]),
+  ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
 if granted == 0 then return err('insufficient_funds', 'nothing to grant') end
-a.held = a.held + money
 acct_save(acct, a, by_id, touched)
-redis.call('HSET', rkeys, rkey, rsv_enc(granted, dim, n, price, ts, money, bal_units, holds))
-if not old then redis.call('ZADD', idx, 'NX', ts, imsi) end
+redis.call('HSET', rkeys, rkey, enc)
+if not had_old then redis.call('ZADD', idx, 'NX', ARGV[8], imsi) end
 return {granted, from_b, bal_units, money}

@@ -238,3 +238,52 @@ async def test_unknown_subscriber(service: ChargingService) -> None:
     await setup_tariffs(service)
     with pytest.raises(UnknownSubscriber):
         await service.reserve("001019999999999", "s", SMS_RG, 1, now=NOW)
+
+
+async def test_update_is_commit_then_reserve_in_one_call(service: ChargingService, new_account: NewAccount) -> None:
+    """A CCR-U: the used units are charged from the reservation, then the next reservation is made, as if
+    commit() and reserve() ran one after the other."""
+    await setup_tariffs(service)
+    one, two = await new_account(balance=1000), await new_account(balance=1000)
+    for imsi in (one, two):
+        await service.reserve(imsi, "s", DATA_RG, 20_000, now=NOW)
+    updated = await service.update(one, "s", DATA_RG, 12_345, 30_000, "s:1", now=NOW)
+    committed = await service.commit(two, "s", DATA_RG, 12_345, "s:1", now=NOW)
+    grant = await service.reserve(two, "s", DATA_RG, 30_000, now=NOW)
+    u, c = updated.committed, committed
+    assert (u.charged, u.from_bundles, u.from_balance, u.unpaid, u.duplicate) == \
+        (c.charged, c.from_bundles, c.from_balance, c.unpaid, c.duplicate)
+    assert u.entry_id.split(":")[1] == c.entry_id.split(":")[1]
+    assert updated.committed.charged == 26   # 13 started blocks of 1000 octets at 2
+    assert updated.grant == grant
+    a, b = await service.account(one), await service.account(two)
+    assert (a.balance, a.held) == (b.balance, b.held) == (974, 60)
+    entries = await service.ledger(one)
+    assert [(e.kind, e.amount, e.ref) for e in entries[:1]] == [("usage", -26, "s:1")]
+
+
+async def test_update_retransmission_changes_nothing(service: ChargingService, new_account: NewAccount) -> None:
+    await setup_tariffs(service)
+    imsi = await new_account(balance=1000)
+    await service.reserve(imsi, "s", DATA_RG, 20_000, now=NOW)
+    first = await service.update(imsi, "s", DATA_RG, 5000, 10_000, "s:2", now=NOW)
+    before = await service.account(imsi)
+    again = await service.update(imsi, "s", DATA_RG, 5000, 10_000, "s:2", now=NOW)
+    assert again.committed.duplicate and not first.committed.duplicate
+    assert (again.committed.charged, again.grant) == (first.committed.charged, first.grant)
+    assert await service.account(imsi) == before
+
+
+async def test_update_charges_even_when_nothing_more_can_be_granted(service: ChargingService,
+                                                                    new_account: NewAccount) -> None:
+    await setup_tariffs(service)
+    imsi = await new_account(balance=10)
+    grant = await service.reserve(imsi, "s", DATA_RG, 100_000, now=NOW)
+    assert grant.granted == 5000          # 10 cents buy 5 blocks of 1000 octets
+    updated = await service.update(imsi, "s", DATA_RG, 5000, 1000, "s:3", now=NOW)
+    assert updated.committed.charged == 10 and updated.grant is None
+    view = await service.account(imsi)
+    assert (view.balance, view.held) == (0, 0)
+    assert await service.redis.reservations(imsi) == {}
+    with pytest.raises(InsufficientFunds):
+        await service.reserve(imsi, "s", DATA_RG, 1000, now=NOW)
