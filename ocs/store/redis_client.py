@@ -81,10 +81,11 @@ def slot_tag(slot: int) -> str:
 class Script:
     name: str
     source: str
+    sha: str = ""  # SHA1 of the source, computed once (EVALSHA names the script by it on every call)
 
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.source.encode()).hexdigest()
+    def __post_init__(self) -> None:
+        if not self.sha:
+            object.__setattr__(self, "sha", hashlib.sha1(self.source.encode()).hexdigest())
 
 
 def load_scripts() -> dict[str, Script]:

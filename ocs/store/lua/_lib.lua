@@ -121,12 +121,11 @@ local function rsv_unhold(a, by_id, r, touched)
 end
 
 
--- Hold up to `want` units of reservation `rkey` (in memory on a, by_id; the caller saves). A reservation the
--- same rkey already had is given back first (a retried reserve replaces, never doubles, the hold).
--- Returns granted, from_bundles, bal_units, money, encoded reservation (nil when granted is 0), and whether
--- an old reservation existed.
-local function reserve_in(a, by_id, touched, rkeys, rkey, want, dim, n, price, now, ts)
-  local old = redis.call('HGET', rkeys, rkey)
+-- Hold up to `want` units for one reservation (in memory on a, by_id; the caller saves and stores the
+-- returned encoding). `old` is the encoded reservation the same rkey already has (or false): it is given back
+-- first, so a retried reserve replaces, never doubles, the hold.
+-- Returns granted, from_bundles, bal_units, money, encoded reservation (nil when granted is 0).
+local function reserve_in(a, by_id, touched, old, want, dim, n, price, now, ts)
   if old then rsv_unhold(a, by_id, rsv_dec(old), touched) end
   local left, holds, from_b = want, {}, 0
   for _, b in ipairs(serving(by_id, dim, now)) do
@@ -149,17 +148,17 @@ local function reserve_in(a, by_id, touched, rkeys, rkey, want, dim, n, price, n
     end
   end
   local granted = from_b + bal_units
-  if granted == 0 then return 0, 0, 0, 0, nil, old ~= false and old ~= nil end
+  if granted == 0 then return 0, 0, 0, 0, nil end
   a.held = a.held + money
-  return granted, from_b, bal_units, money, rsv_enc(granted, dim, n, price, ts, money, bal_units, holds),
-         old ~= false and old ~= nil
+  return granted, from_b, bal_units, money, rsv_enc(granted, dim, n, price, ts, money, bal_units, holds)
 end
 
--- Charge `used` units of reservation `rkey` (in memory on a, by_id; the caller saves) and drop the
--- reservation; units beyond it are drawn from serving bundles, then priced on the balance, which is taken
--- only down to zero (the rest is `unpaid`). Appends the ledger entry when anything changed.
--- Returns charged, from_bundles, bal_units, unpaid, entry id ('' when nothing changed).
-local function commit_in(a, by_id, touched, rkeys, stream, imsi, rkey, used, dim, n, price, now, ts, ref, rg)
+-- Charge `used` units against reservation `r` (its encoding, or false when there is none) in memory on a, by_id
+-- (the caller saves, and removes or replaces the reservation); units beyond it are drawn from serving bundles,
+-- then priced on the balance, which is taken only down to zero (the rest is `unpaid`). Appends the ledger
+-- entry when anything changed. Returns charged, from_bundles, bal_units, unpaid, entry id ('' when nothing
+-- changed).
+local function commit_in(a, by_id, touched, r, stream, imsi, used, dim, n, price, now, ts, ref, rg)
   local deltas, order = {}, {}
   local left, from_b, bal_units = used, 0, 0
   local function draw(b, d, take)
@@ -170,7 +169,6 @@ local function commit_in(a, by_id, touched, rkeys, stream, imsi, rkey, used, dim
     from_b = from_b + take
     left = left - take
   end
-  local r = redis.call('HGET', rkeys, rkey)
   if r then
     r = rsv_dec(r)
     dim, n, price = r.dim, r.n, r.price
@@ -181,7 +179,6 @@ local function commit_in(a, by_id, touched, rkeys, stream, imsi, rkey, used, dim
     end
     local t = math.min(left, r.bal_units)
     bal_units, left = t, left - t
-    redis.call('HDEL', rkeys, rkey)
   end
   if left > 0 then
     for _, b in ipairs(serving(by_id, dim, now)) do

@@ -19,8 +19,10 @@ end
 local a, by_id = acct_load(acct)
 if not a then return err('unknown_subscriber', imsi) end
 local touched = {}
-local charged, from_b, bal_units, unpaid, id = commit_in(a, by_id, touched, rkeys, stream, imsi, ARGV[2],
-  tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[11])
+local r = redis.call('HGET', rkeys, ARGV[2])
+local charged, from_b, bal_units, unpaid, id = commit_in(a, by_id, touched, r, stream, imsi, tonumber(ARGV[3]),
+  ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[11])
+if r then redis.call('HDEL', rkeys, ARGV[2]) end
 acct_save(acct, a, by_id, touched)
 redis.call('SET', reqkey, fmt(charged) .. '|' .. fmt(from_b) .. '|' .. fmt(bal_units) .. '|' .. fmt(unpaid) .. '|' .. id,
            'EX', ARGV[10])

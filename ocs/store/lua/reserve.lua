@@ -13,10 +13,11 @@ local imsi, rkey = ARGV[1], ARGV[2]
 local a, by_id = acct_load(acct)
 if not a then return err('unknown_subscriber', imsi) end
 local touched = {}
-local granted, from_b, bal_units, money, enc, had_old = reserve_in(a, by_id, touched, rkeys, rkey, tonumber(ARGV[3]),
-  ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
+local old = redis.call('HGET', rkeys, rkey)
+local granted, from_b, bal_units, money, enc = reserve_in(a, by_id, touched, old, tonumber(ARGV[3]), ARGV[4],
+  tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8])
 if granted == 0 then return err('insufficient_funds', 'nothing to grant') end
 acct_save(acct, a, by_id, touched)
 redis.call('HSET', rkeys, rkey, enc)
-if not had_old then redis.call('ZADD', idx, 'NX', ARGV[8], imsi) end
+if not old then redis.call('ZADD', idx, 'NX', ARGV[8], imsi) end
 return {granted, from_b, bal_units, money}

@@ -24,15 +24,18 @@ local a, by_id = acct_load(acct)
 if not a then return err('unknown_subscriber', imsi) end
 local dim, n, price, now, ts = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 local touched = {}
-local had_reservation = redis.call('HEXISTS', rkeys, rkey) == 1
-local charged, from_b, bal_units, unpaid, id = commit_in(a, by_id, touched, rkeys, stream, imsi, rkey,
-  tonumber(ARGV[3]), dim, n, price, now, ts, ARGV[10], ARGV[12])
-local granted, g_b, g_units, money, enc = reserve_in(a, by_id, touched, rkeys, rkey, tonumber(ARGV[4]), dim, n,
-  price, now, ts)
+local r = redis.call('HGET', rkeys, rkey)
+local charged, from_b, bal_units, unpaid, id = commit_in(a, by_id, touched, r, stream, imsi, tonumber(ARGV[3]), dim,
+  n, price, now, ts, ARGV[10], ARGV[12])
+-- the commit gave back everything r held, so the new reservation starts from nothing
+local granted, g_b, g_units, money, enc = reserve_in(a, by_id, touched, false, tonumber(ARGV[4]), dim, n, price,
+  now, ts)
 acct_save(acct, a, by_id, touched)
 if granted > 0 then
-  redis.call('HSET', rkeys, rkey, enc)
-  if not had_reservation then redis.call('ZADD', idx, 'NX', ts, imsi) end
+  redis.call('HSET', rkeys, rkey, enc)  -- replaces r
+  if not r then redis.call('ZADD', idx, 'NX', ts, imsi) end
+elseif r then
+  redis.call('HDEL', rkeys, rkey)
 end
 redis.call('SET', reqkey, table.concat({fmt(charged), fmt(from_b), fmt(bal_units), fmt(unpaid), id, fmt(granted),
                                         fmt(g_b), fmt(g_units), fmt(money)}, '|'), 'EX', ARGV[11])
