@@ -66,7 +66,7 @@ def s6a_application(config: Config, backends: Backends, server: Callable[[], Dia
         log.info("clr-answered", peer=host, result=cla.find(268).u32 if cla.find(268) else None)  # type: ignore[union-attr]
 
     def outcome(command: str, result: str) -> None:
-        s6a_requests_total.labels(command, result).inc()
+        s6a_requests_total.inc((command, result))
 
     def cancel_later(host: str, realm: str, imsi: str) -> None:
         task = asyncio.create_task(cancel(host, realm, imsi))
@@ -76,7 +76,7 @@ def s6a_application(config: Config, backends: Backends, server: Callable[[], Dia
     return S6a(me, auc, PgRegistrations(backends.pool),
                allowed_plmns=frozenset(config.auc.home_plmns) | frozenset(config.auc.roaming_plmns),
                max_vectors=config.auc.max_vectors, cancel=cancel_later, outcome=outcome,
-               vector_latency=auc_vector_seconds.observe)
+               vector_latency=lambda seconds: auc_vector_seconds.observe((), seconds))
 
 
 _background: set[asyncio.Task[None]] = set()

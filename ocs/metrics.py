@@ -6,20 +6,84 @@ names from the registry, result codes, peer states and event names.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+C = TypeVar("C", bound=Collector)
 
 # 100 µs … 1 s: the hot path is a decode, one Redis round trip and an encode
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
-diameter_requests_total = Counter(
-    "diameter_requests_total", "Diameter requests answered, by application, command and Result-Code",
-    ("application", "command", "result_code"), registry=REGISTRY)
 
-diameter_request_seconds = Histogram(
+
+class Counts(Collector):
+    """A counter by label values for the hot path: a dict increment per event, the Prometheus family built only
+    when /metrics is scraped. (prometheus_client's Counter takes a lock and looks the child up on every call;
+    ocsd is one event loop, so a scrape and an update never run at once.)"""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...]) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, labelnames
+        self._counts: dict[tuple[str, ...], int] = {}
+
+    def inc(self, labels: tuple[str, ...]) -> None:
+        counts = self._counts
+        counts[labels] = counts.get(labels, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name.removesuffix("_total"), self.documentation, labels=self.labelnames)
+        for labels, n in self._counts.items():
+            family.add_metric(labels, n)
+        yield family
+
+
+class Latency(Collector):
+    """A histogram by label values for the hot path: one bisect and two list updates per observation."""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...],
+                 buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, labelnames
+        self._bounds = list(buckets)
+        self._bucket_labels = [floatToGoString(b) for b in buckets] + ["+Inf"]
+        self._series: dict[tuple[str, ...], list[float]] = {}  # a count per bucket (+Inf last), then the sum
+
+    def observe(self, labels: tuple[str, ...], seconds: float) -> None:
+        h = self._series.get(labels)
+        if h is None:
+            h = self._series[labels] = [0.0] * (len(self._bounds) + 2)
+        h[bisect_left(self._bounds, seconds)] += 1  # the first bucket whose bound is >= seconds ("le")
+        h[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for labels, h in self._series.items():
+            buckets: list[tuple[str, float]] = []
+            total = 0.0
+            for label, count in zip(self._bucket_labels, h[:-1], strict=True):
+                total += count
+                buckets.append((label, total))
+            family.add_metric(labels, buckets, sum_value=h[-1])
+        yield family
+
+
+def _registered(collector: C) -> C:
+    REGISTRY.register(collector)
+    return collector
+
+
+diameter_requests_total = _registered(Counts(
+    "diameter_requests_total", "Diameter requests answered, by application, command and Result-Code",
+    ("application", "command", "result_code")))
+
+diameter_request_seconds = _registered(Latency(
     "diameter_request_seconds", "Time from a request's arrival to its answer being written",
-    ("application", "command"), buckets=LATENCY_BUCKETS, registry=REGISTRY)
+    ("application", "command")))
 
 diameter_peers = Gauge(
     "diameter_peers", "Configured Diameter peers by RFC 6733 peer state", ("state",), registry=REGISTRY)
@@ -32,13 +96,12 @@ diameter_framing_errors_total = Counter(
     "diameter_framing_errors_total", "Connections closed because their byte stream was not Diameter",
     registry=REGISTRY)
 
-s6a_requests_total = Counter(
+s6a_requests_total = _registered(Counts(
     "s6a_requests_total", "S6a requests answered by the HSS, by command (AIR, ULR, PUR) and outcome",
-    ("command", "result"), registry=REGISTRY)
+    ("command", "result")))
 
-auc_vector_seconds = Histogram(
-    "auc_vector_seconds", "Time to hand out SQNs and make the vectors of one AIR (Redis call included)",
-    buckets=LATENCY_BUCKETS, registry=REGISTRY)
+auc_vector_seconds = _registered(Latency(
+    "auc_vector_seconds", "Time to hand out SQNs and make the vectors of one AIR (Redis call included)", ()))
 
 ledger_entries_written_total = Counter(
     "ledger_entries_written_total", "Ledger entries moved from Redis into PostgreSQL (retries included)",
@@ -59,7 +122,7 @@ def render() -> bytes:
 
 
 __all__ = [
-    "LATENCY_BUCKETS", "REGISTRY", "diameter_framing_errors_total", "diameter_peer_events_total",
+    "LATENCY_BUCKETS", "REGISTRY", "Counts", "Latency", "diameter_framing_errors_total", "diameter_peer_events_total",
     "diameter_peers", "diameter_request_seconds", "diameter_requests_total", "render", "auc_vector_seconds",
     "housekeeping_runs_total", "ledger_entries_written_total", "ledger_write_failures_total", "s6a_requests_total",
 ]

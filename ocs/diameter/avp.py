@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ocs.diameter.codes import (
     AVP_MANDATORY,
@@ -39,8 +39,10 @@ ADDRESS_FAMILY_IPV4 = 1
 ADDRESS_FAMILY_IPV6 = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Avp:
+class Avp(NamedTuple):
+    """An immutable value; a tuple underneath, so that the parse of a message (one Avp per AVP header) costs a
+    tuple each and no per-field assignments."""
+
     code: int
     flags: int
     vendor_id: int
@@ -193,6 +195,7 @@ def decode_avps(buf: bytes, start: int, end: int) -> list[Avp]:
     avps: list[Avp] = []
     append = avps.append
     unpack = _HDR.unpack_from
+    new = tuple.__new__  # Avp(...) without the generated __new__'s extra call: this loop runs per AVP received
     pos = start
     while pos < end:
         if end - pos < 8:
@@ -206,12 +209,12 @@ def decode_avps(buf: bytes, start: int, end: int) -> list[Avp]:
                 raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, f"AVP {code} length {length}",
                                     _truncated(buf, pos, end, code, flags, True))
             vendor_id = _U32.unpack_from(buf, pos + 8)[0]
-            append(Avp(code, flags, vendor_id, buf[pos + 12:pos + length]))
+            append(new(Avp, (code, flags, vendor_id, buf[pos + 12:pos + length])))
         else:
             if length < 8 or pos + length > end:
                 raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, f"AVP {code} length {length}",
                                     _truncated(buf, pos, end, code, flags, False))
-            append(Avp(code, flags, 0, buf[pos + 8:pos + length]))
+            append(new(Avp, (code, flags, 0, buf[pos + 8:pos + length])))
         # Padding (RFC 6733 §4.1) is not counted in the AVP length; a final AVP whose padding is missing
         # from the enclosing length is tolerated (seen from some peers inside Grouped AVPs).
         pos += (length + 3) & ~3

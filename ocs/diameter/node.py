@@ -200,6 +200,7 @@ class Node:
         self.local = local
         self.settings = settings or NodeSettings()
         self.dictionary = dictionary
+        self._known_avps = frozenset((d.code, d.vendor_id) for d in dictionary.avps())
         self._rng = rng or random.Random()
         self._peers = {p.origin_host.lower(): _Peer(p) for p in peers}
         self._handled_commands = frozenset(handlers)
@@ -666,12 +667,13 @@ class Node:
             raise DiameterError(DIAMETER_APPLICATION_UNSUPPORTED, f"application {msg.application_id}")
         if (msg.application_id, msg.command_code) not in self._handled_commands:
             raise DiameterError(DIAMETER_COMMAND_UNSUPPORTED, f"command {msg.command_code}")
-        find = self.dictionary.find
-        present = set()
-        for a in msg.avps:
-            present.add((a.code, a.vendor_id))
-            if a.flags & AVP_MANDATORY and find(a.code, a.vendor_id) is None:
-                raise DiameterError(DIAMETER_AVP_UNSUPPORTED, f"AVP {a.code} vendor {a.vendor_id}", a)
+        known = self._known_avps
+        avps = msg.avps
+        present = {(a.code, a.vendor_id) for a in avps}
+        if not present <= known:  # RFC 6733 §7.1.5: an unknown AVP with the M bit set is refused
+            for a in avps:
+                if a.flags & AVP_MANDATORY and (a.code, a.vendor_id) not in known:
+                    raise DiameterError(DIAMETER_AVP_UNSUPPORTED, f"AVP {a.code} vendor {a.vendor_id}", a)
         for code, vendor_id, name in self._required_for(msg.application_id, msg.command_code):
             if (code, vendor_id) not in present:
                 raise DiameterError(DIAMETER_MISSING_AVP, f"{name} missing",

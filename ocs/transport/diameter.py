@@ -122,21 +122,32 @@ class DiameterServer:
 
     # --- effects -------------------------------------------------------------------------------------------
     def flush(self) -> None:
+        """Carry out the node's effects. What is written to one connection in one flush leaves in one write
+        (the answers to a pipelined burst of requests share a syscall); a Close first sends what is pending."""
         node = self.node
+        pending: dict[int, list[bytes]] = {}
         effects = node.pop_effects()
         while effects:
             for effect in effects:
                 kind = type(effect)
                 if kind is Write:
-                    transport = self.transports.get(effect.conn_id)  # type: ignore[union-attr]
-                    if transport is not None:
-                        transport.write(effect.data)  # type: ignore[union-attr]
+                    pending.setdefault(effect.conn_id, []).append(effect.data)  # type: ignore[union-attr]
                 elif kind is RequestReceived:
                     self._dispatch(effect)  # type: ignore[arg-type]
                 else:
+                    if kind is Close:
+                        self._write_pending(pending, effect.conn_id)  # type: ignore[union-attr]
                     self._other(effect)
             effects = node.pop_effects()
+        for conn_id in list(pending):
+            self._write_pending(pending, conn_id)
         self._arm()
+
+    def _write_pending(self, pending: dict[int, list[bytes]], conn_id: int) -> None:
+        chunks = pending.pop(conn_id, None)
+        transport = self.transports.get(conn_id)
+        if chunks and transport is not None:
+            transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
     def _other(self, effect: object) -> None:
         if isinstance(effect, Close):
@@ -249,6 +260,5 @@ class DiameterServer:
         self.node.send_answer(token, answer, self.loop.time())
         result = answer.find(RESULT_CODE)
         code = str(result.u32) if result is not None else "experimental"
-        metrics.diameter_requests_total.labels(route.app_name, route.command_name, code).inc()
-        metrics.diameter_request_seconds.labels(route.app_name, route.command_name).observe(
-            time.perf_counter() - started)
+        metrics.diameter_requests_total.inc((route.app_name, route.command_name, code))
+        metrics.diameter_request_seconds.observe((route.app_name, route.command_name), time.perf_counter() - started)
