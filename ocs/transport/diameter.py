@@ -78,6 +78,7 @@ class DiameterServer:
         self._answers: dict[int, asyncio.Future[Message]] = {}
         self._closed = asyncio.Event()
         self.on_peer_change: Callable[[], None] | None = None
+        self._flush_soon = False
 
     async def listen(self, host: str, port: int) -> asyncio.Server:
         server = await self.loop.create_server(lambda: _Protocol(self), host, port, reuse_address=True)
@@ -251,6 +252,13 @@ class DiameterServer:
             log.exception("handler-failed", application=route.app_name, command=route.command_name)
             answer = self._refusal(request, DiameterError(DIAMETER_UNABLE_TO_COMPLY, "internal error"))
         self._answer(token, route, started, answer)
+        # answers that complete in the same event-loop turn (e.g. a pipeline of Redis replies) leave together
+        if not self._flush_soon:
+            self._flush_soon = True
+            self.loop.call_soon(self._deferred_flush)
+
+    def _deferred_flush(self) -> None:
+        self._flush_soon = False
         self.flush()
 
     def _refusal(self, request: Message, error: DiameterError) -> Message:
