@@ -107,6 +107,7 @@ seq_block = 4
 class Mme:
     def __init__(self, port: int) -> None:
         self.node = PdNode("mme.test", "test", vendor_ids=[TGPP])
+        self.node.wakeup_interval = 1  # its connection thread wakes (and can be joined at stop) every second
         peer = self.node.add_peer(f"aaa://ocsd.test:{port};transport=tcp", "test", ip_addresses=["127.0.0.1"],
                                   is_persistent=True, is_default=True)
         self.app = SimpleThreadingApplication(S6A, is_auth_application=True, request_handler=lambda app, m: None)
