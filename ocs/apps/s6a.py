@@ -121,24 +121,22 @@ class AuthRequest:
     resync_info: bytes | None  # RAND || AUTS (§7.3.15), from either request group
 
 
-def _count(group: Avp | None, cap: int) -> int:
+def _requested(group: Avp | None, cap: int) -> tuple[int, bytes | None]:
+    """(vectors asked for, capped; Re-Synchronization-Info or None) of one Requested-*-Authentication-Info."""
     if group is None:
-        return 0
-    n = group.find(NUMBER_OF_REQUESTED_VECTORS, TGPP)
-    return min(n.u32, cap) if n is not None else 1
+        return 0, None
+    members = group.grouped  # decoded once for both lookups
+    n = avp.find(members, NUMBER_OF_REQUESTED_VECTORS, TGPP)
+    resync = avp.find(members, RE_SYNCHRONIZATION_INFO, TGPP)
+    return (min(n.u32, cap) if n is not None else 1), (resync.data if resync is not None else None)
 
 
 def parse_air(req: Message, max_vectors: int = MAX_VECTORS) -> AuthRequest:
     """TS 29.272 §7.2.5; §5.2.3.1.3: vectors of each kind only when that kind is requested."""
-    eutran = req.find(REQ_EUTRAN_AUTH_INFO, TGPP)
-    utran = req.find(REQ_UTRAN_GERAN_AUTH_INFO, TGPP)
-    resync = None
-    for group in (eutran, utran):
-        if group is not None:
-            r = group.find(RE_SYNCHRONIZATION_INFO, TGPP)
-            if r is not None:
-                resync = r.data
-    return AuthRequest(_imsi(req), _plmn(req), _count(eutran, max_vectors), _count(utran, max_vectors), resync)
+    eutran, resync_e = _requested(req.find(REQ_EUTRAN_AUTH_INFO, TGPP), max_vectors)
+    utran, resync_u = _requested(req.find(REQ_UTRAN_GERAN_AUTH_INFO, TGPP), max_vectors)
+    resync = resync_u if resync_u is not None else resync_e
+    return AuthRequest(_imsi(req), _plmn(req), eutran, utran, resync)
 
 
 @dataclass(frozen=True, slots=True)
