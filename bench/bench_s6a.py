@@ -38,7 +38,7 @@ from ocs.diameter.message import Message  # noqa: E402
 from ocs.sealing import DEMO_KEY, Sealer  # noqa: E402
 from ocs.services.auc import aad  # noqa: E402
 from tests.integration.conftest import PG_DSN, REDIS_URL, create_database, drop_database  # noqa: E402
-from tests.support.daemon_process import DaemonProcess, free_port, write_config  # noqa: E402
+from tests.support.daemon_process import DaemonProcess, backends_config, free_port, write_config  # noqa: E402
 
 MME = "mme.bench"
 S6A, TGPP = 16777251, 10415
@@ -119,20 +119,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             port = free_port()
             config = write_config(Path(tmp) / "bench.toml", peers=[MME], diameter_port=port, admin_port=free_port(),
-                                  watchdog=30, applications=("s6a",), extra=f"""
-[redis]
-url = "{REDIS_URL}"
-key_prefix = "{prefix}"
-
-[postgres]
-dsn = "{dsn}"
-
-[keys]
-demo = true
-
-[auc]
-home_plmns = ["00101"]
-""")
+                                  watchdog=30, applications=("s6a",),
+                                  extra=backends_config(REDIS_URL, prefix, dsn) + '\n[auc]\nhome_plmns = ["00101"]\n')
             daemon = DaemonProcess(config, module="ocsd")
             daemon.start()
             if two_cores and daemon.proc is not None:

@@ -18,26 +18,13 @@ import redis
 from ocs.services.charging import ChargingService
 from ocs.store.redis_client import RedisStore
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
-from tests.support.daemon_process import ROOT, DaemonProcess, free_port, write_config
+from tests.support.daemon_process import ROOT, DaemonProcess, backends_config, free_port, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
 def config_text(dsn: str, prefix: str, keys: str = "demo = true") -> str:
-    return f"""
-[redis]
-url = "{REDIS_URL}"
-key_prefix = "{prefix}"
-
-[postgres]
-dsn = "{dsn}"
-
-[keys]
-{keys}
-
-[charging]
-currency = "EUR"
-"""
+    return backends_config(REDIS_URL, prefix, dsn, keys=keys) + '\n[charging]\ncurrency = "EUR"\n'
 
 
 @pytest.fixture

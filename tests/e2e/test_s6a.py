@@ -27,7 +27,7 @@ from auc import split_sqn
 from ocs.sealing import DEMO_KEY, Sealer
 from ocs.services.auc import aad
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
-from tests.support.daemon_process import DaemonProcess, free_port, write_config
+from tests.support.daemon_process import DaemonProcess, backends_config, free_port, write_config
 from tests.support.usim import Accepted, SyncFailure, Usim, usim_kasme
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -76,17 +76,7 @@ def hss(tmp_path: Path) -> Iterator[Hss]:
     prefix = "ocse2e-" + secrets.token_hex(5)
     port = free_port()
     config = write_config(tmp_path / "ocsd.toml", peers=["mme.test"], diameter_port=port, admin_port=free_port(),
-                          applications=("s6a",), extra=f"""
-[redis]
-url = "{REDIS_URL}"
-key_prefix = "{prefix}"
-
-[postgres]
-dsn = "{dsn}"
-
-[keys]
-demo = true
-
+                          applications=("s6a",), extra=backends_config(REDIS_URL, prefix, dsn) + """
 [auc]
 home_plmns = ["00101"]
 seq_block = 4
