@@ -1,5 +1,7 @@
-"""Background work of a daemon that holds money: the ledger writer, the stale-reservation reaper and bundle
-expiry. Each runs as its own task; a failure of one pass is logged and counted, and the next pass retries.
+"""Background work of a daemon that holds money: the ledger writer, the stale-reservation reaper, bundle
+expiry, and re-reading tariffs and the catalog (changed by `ocsd tariff set` / `bundle create` in another
+process) every `expire_interval`. Each runs as its own task; a failure of one pass is logged and counted,
+and the next pass retries.
 
 Several ocsd processes may run these at once against the same Redis and PostgreSQL: the ledger writer is
 idempotent by entry id, and the reaper and expiry scripts are atomic per subscriber.
@@ -42,6 +44,7 @@ class Housekeeping:
         self._tasks = [
             asyncio.create_task(self._every(self.reap_interval, "reap", self._reap), name="reaper"),
             asyncio.create_task(self._every(self.expire_interval, "expire", self._expire), name="expiry"),
+            asyncio.create_task(self._every(self.expire_interval, "reload", self._reload), name="catalog-reload"),
         ]
 
     async def _reap(self) -> int:
@@ -49,6 +52,11 @@ class Housekeeping:
 
     async def _expire(self) -> int:
         return await self.charging.expire_bundles()
+
+    async def _reload(self) -> int:
+        """Tariffs and the bundle catalog changed by the CLI (another process) reach this one."""
+        await self.charging.load()
+        return 0
 
     async def _every(self, interval: float, name: str, job: Callable[[], Awaitable[int]]) -> None:
         while not self._stop.is_set():
