@@ -21,6 +21,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ocs.diameter import avp as avps_
 from ocs.diameter.answers import error_answer, make_dpa, make_dpr, make_dwa, make_dwr
@@ -94,8 +95,7 @@ class Connect:
     port: int
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(NamedTuple):  # a tuple, like RequestReceived: one of each per request on the hot path
     conn_id: int
     data: bytes
 
@@ -105,8 +105,7 @@ class Close:
     conn_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class RequestReceived:
+class RequestReceived(NamedTuple):
     token: int       # hand back to send_answer
     peer: str
     message: Message
@@ -511,7 +510,10 @@ class Node:
         actions, after = transition(before, event)
         won = False
         for act in actions:
-            if act is Act.I_SND_CONN_REQ:
+            if act is Act.PROCESS:  # first: every application message of an open peer comes this way
+                assert conn is not None and msg is not None
+                self._process(peer, conn, msg, now)
+            elif act is Act.I_SND_CONN_REQ:
                 assert peer.config.connect is not None
                 host, port = peer.config.connect
                 self._effects.append(Connect(peer.name, host, port))
@@ -554,9 +556,6 @@ class Node:
                 assert conn is not None
                 self._effects.append(Notice("connection-rejected", peer.name, f"in {before.value}"))
                 self._close(conn)
-            elif act is Act.PROCESS:
-                assert conn is not None and msg is not None
-                self._process(peer, conn, msg, now)
             elif act is Act.PROCESS_DWR or act is Act.PROCESS_DWA:
                 pass  # liveness is noted by the watchdog for every message received
             elif act is Act.SND_DWA:
