@@ -81,10 +81,9 @@ def hss(tmp_path: Path) -> Iterator[Hss]:
 home_plmns = ["00101"]
 seq_block = 4
 """)
-    daemon = DaemonProcess(config, module="ocsd")
-    daemon.start()
-    h = Hss(daemon, port, dsn, config)
-    try:
+    h = Hss(DaemonProcess(config, module="ocsd"), port, dsn, config)
+    try:  # the database is dropped even when the daemon does not start
+        h.daemon.start()
         yield h
     finally:
         h.daemon.kill()
