@@ -68,7 +68,12 @@ class SubscriberService:
                 await conn.execute(INSERT, *self._row(s))
             except asyncpg.UniqueViolationError as e:
                 raise SubscriberExists(_which_exists(e, s)) from None
-        await self.charging.open_account(s.imsi, self.currency)
+            try:
+                await self.charging.open_account(s.imsi, self.currency)
+            except BaseException:
+                # no subscriber without an account: undo the row so that the same `add` can be run again
+                await conn.execute("DELETE FROM subscribers WHERE imsi = $1", s.imsi)
+                raise
 
     async def add_many(self, rows: Iterable[tuple[int, NewSubscriber]]) -> dict[int, str]:
         """Store each (line, subscriber) on its own (a bad one does not stop the others); returns the refusals
