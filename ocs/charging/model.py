@@ -93,6 +93,13 @@ class BundleDefinition:
         a = self.allowances
         if min(a.data_octets, a.voice_seconds, a.sms_count, a.roaming_data_octets) < 0:
             raise ValueError("allowances must not be negative")
+        data, voice, sms = a.data_octets + a.roaming_data_octets, a.voice_seconds, a.sms_count
+        offered = {BundleKind.DATA: data, BundleKind.VOICE: voice, BundleKind.SMS: sms}
+        if self.kind is BundleKind.HYBRID:
+            if not (data or voice or sms):
+                raise ValueError("a hybrid bundle needs at least one allowance")
+        elif not offered[self.kind]:  # extras (a few SMS with a voice bundle) are fine; the type's own is not
+            raise ValueError(f"a {self.kind.value} bundle needs a {self.kind.value} allowance")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocs.charging import ActiveBundle, Allowances, Dimension, InvalidAmount, Unit
+from ocs.charging import ActiveBundle, Allowances, BundleDefinition, BundleKind, Dimension, InvalidAmount, Unit
 from ocs.charging.errors import InsufficientFunds, error_from_reply
 from ocs.charging.rating import (
     MAX_AMOUNT,
@@ -112,3 +112,25 @@ def test_charging_package_is_pure() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             for name in names:
                 assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize(("kind", "allowances", "ok"), [
+    ("data", Allowances(data_octets=1), True),
+    ("data", Allowances(roaming_data_octets=1), True),
+    ("data", Allowances(sms_count=5), False),            # --type data with only SMS
+    ("voice", Allowances(voice_seconds=60, sms_count=5), True),   # extras are fine
+    ("voice", Allowances(data_octets=1), False),
+    ("sms", Allowances(sms_count=1), True),
+    ("sms", Allowances(), False),
+    ("hybrid", Allowances(data_octets=1, voice_seconds=1), True),
+    ("hybrid", Allowances(), False),
+])
+def test_a_bundle_offers_what_its_type_says(kind, allowances, ok):
+    def make() -> BundleDefinition:
+        return BundleDefinition("b1", "B", BundleKind(kind), allowances, 30, 10, 100, "EUR")
+
+    if ok:
+        assert make().kind.value == kind
+    else:
+        with pytest.raises(ValueError, match="needs"):
+            make()
