@@ -69,17 +69,11 @@ def _who(imsi: str | None, msisdn: str | None, as_json: bool) -> Who:
 
 
 async def _imsi_of(charging: Any, who: Who) -> str:
-    """The IMSI of `who`. An MSISDN is looked up in the MSISDN column only: a 15-digit MSISDN would be taken
-    for an IMSI by the service, which accepts either in one string."""
+    """The IMSI of `who`; an MSISDN is looked up as an MSISDN only (the service's one-string form would take a
+    15-digit MSISDN for an IMSI)."""
     if who.imsi is not None:
         return who.imsi
-    from ocs.charging.errors import UnknownSubscriber
-
-    async with charging.pool.acquire() as conn:
-        found = await conn.fetchval("SELECT imsi FROM subscribers WHERE msisdn = $1", who.msisdn)
-    if found is None:
-        raise UnknownSubscriber(str(who))
-    return str(found)
+    return str(await charging.imsi_of_msisdn(who.msisdn))
 
 
 async def _charging(backends: Any) -> Any:

@@ -101,6 +101,14 @@ class ChargingService:
             raise UnknownSubscriber(subscriber)
         return str(imsi)
 
+    async def imsi_of_msisdn(self, msisdn: str) -> str:
+        """IMSI of the subscriber with this MSISDN, looked up by MSISDN only (a 15-digit MSISDN is not an IMSI)."""
+        async with self.pool.acquire() as conn:
+            imsi = await conn.fetchval("SELECT imsi FROM subscribers WHERE msisdn = $1", msisdn)
+        if imsi is None:
+            raise UnknownSubscriber(msisdn)
+        return str(imsi)
+
     async def open_account(self, subscriber: str, currency: str) -> str:
         """Create the monetary account (balance 0) of a provisioned subscriber; idempotent. Returns the IMSI."""
         imsi = await self.resolve(subscriber)

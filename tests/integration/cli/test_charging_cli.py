@@ -497,3 +497,13 @@ def test_rebuild_all_accounts(ocsd, cli_env):
     unknown = new_imsi()
     r = ocsd("ledger", "rebuild-redis", "--imsi", unknown)
     assert r.code == 2 and is_one_error_line(r, f"unknown_subscriber: {unknown}")
+
+
+def test_a_fifteen_digit_msisdn_is_looked_up_as_an_msisdn(ocsd):
+    """E.164 allows 15 digits: such an MSISDN must not be taken for an IMSI."""
+    imsi = "00101" + f"{secrets.randbelow(10**10):010d}"
+    msisdn = "1" + f"{secrets.randbelow(10**14):014d}"
+    assert ocsd("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn, "--k", K, "--opc", OPC).code == 0
+    r = ocsd("account", "topup", "--msisdn", msisdn, "--amount", "77", "--ref", "m15", "--json")
+    assert r.code == 0, r.err
+    assert (r.json["imsi"], r.json["balance"]) == (imsi, 77)
