@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from ocs.config import Config
-from ocs.sealing import Sealer, sealer_for
+from ocs.sealing import Sealer, SealingError, sealer_for
 from ocs.store.redis_client import RedisStore
 
 
@@ -15,7 +15,13 @@ from ocs.store.redis_client import RedisStore
 class Backends:
     redis: RedisStore
     pool: asyncpg.Pool
-    sealer: Sealer
+    keys: Sealer | SealingError  # the sealer, or why there is none (opened with keys=False)
+
+    @property
+    def sealer(self) -> Sealer:
+        if isinstance(self.keys, SealingError):
+            raise self.keys
+        return self.keys
 
     async def close(self) -> None:
         await self.redis.close()
@@ -26,10 +32,17 @@ def store_for(config: Config) -> RedisStore:
     return RedisStore(config.redis.url, config.redis.key_prefix.rstrip(":") or "ocsd", cluster=config.redis.cluster)
 
 
-async def open_backends(config: Config, *, max_connections: int = 8) -> Backends:
+async def open_backends(config: Config, *, max_connections: int = 8, keys: bool = True) -> Backends:
     """Refuses (SealingError) without a key file unless the config is in demo mode; raises OSError or
-    asyncpg's errors when Redis or PostgreSQL cannot be reached."""
-    sealer = sealer_for(config.keys)
+    asyncpg's errors when Redis or PostgreSQL cannot be reached. With `keys=False` (money only: the ledger
+    writer and housekeeping) a missing key file is refused only when `sealer` is used."""
+    sealer: Sealer | SealingError
+    try:
+        sealer = sealer_for(config.keys)
+    except SealingError as e:
+        if keys:
+            raise
+        sealer = e
     redis = store_for(config)
     await redis.start()
     try:

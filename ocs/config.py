@@ -135,6 +135,9 @@ class Config:
     keys: KeysConfig = field(default_factory=KeysConfig)
     auc: AucConfig = field(default_factory=AucConfig)
     charging: ChargingConfig = field(default_factory=ChargingConfig)
+    # Both [redis] and [postgres] are in the file: the daemon then runs the ledger writer and housekeeping
+    # whatever applications are enabled (an application that needs them opens them with their defaults).
+    stores_configured: bool = False
 
 
 # --- typed reading of one table -----------------------------------------------------------------------------
@@ -433,6 +436,7 @@ def parse_config(mapping: Mapping[str, object], base_dir: Path | None = None) ->
         keys=_parse_keys(root.table("keys"), base_dir),
         auc=_parse_auc(root.table("auc")),
         charging=_parse_charging(root.table("charging")),
+        stores_configured="redis" in mapping and "postgres" in mapping,
     )
     root.finish()
     return config

@@ -120,8 +120,10 @@ class Daemon:
     async def start(self) -> None:
         cfg = self.config
         if self.registry is None:
-            if cfg.diameter.applications:
-                self.backends = await open_backends(cfg)
+            # The ledger writer and housekeeping run whenever Redis and PostgreSQL are configured, whatever
+            # applications are enabled (money moved by the CLI must reach PostgreSQL all the same).
+            if cfg.diameter.applications or cfg.stores_configured:
+                self.backends = await open_backends(cfg, keys=bool(cfg.diameter.applications))
                 await self._start_housekeeping(self.backends)
             self.registry = build_registry(cfg, self.backends, lambda: self.diameter)
         node = Node(
