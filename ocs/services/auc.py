@@ -9,7 +9,10 @@ crash of the daemon or a loss of Redis skips SEQs but never repeats one.
 
 SQN = SEQ || IND (Annex C.1.1) with IND = 0 and `ind_bits` from the config. K and OPc stay sealed at rest,
 in PostgreSQL and in Redis; they are opened in memory only, kept per subscriber in a bounded cache keyed by
-the sealed bytes (a changed key is a new entry), and never logged.
+the sealed bytes (a changed key is a new entry), and never logged. The Redis record names the key file it was
+checked with (`kid`, the sealer's key id): a record cached by a process with another key file is dropped by
+`auc_seq.lua` and reloaded from PostgreSQL, instead of failing every AIR. A value in PostgreSQL sealed before
+key ids existed is opened once when it is loaded, to check it belongs to this key file.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from auc import (
     split_sqn,
 )
 from ocs.apps.s6a import ResyncFailed, UnknownUser
-from ocs.sealing import Sealer
+from ocs.sealing import KeyMismatch, Sealer, sealed_by
 from ocs.store.redis_client import RedisStore
 
 SQN_MAX = (1 << 48) - 1
@@ -90,6 +93,7 @@ class AucService:
         self._opened: OrderedDict[str, tuple[str, str, Milenage]] = OrderedDict()
         self._cache_size = cache_size
         self.seq_max = SQN_MAX >> ind_bits
+        self._kid = sealer.key_id.hex()
 
     def _key(self, imsi: str) -> str:
         return self.store.key(imsi, "auc")
@@ -99,7 +103,7 @@ class AucService:
         """n consecutive SEQs above `floor`: (first SEQ, sealed k hex, sealed opc hex, AMF, status)."""
         key = self._key(imsi)
         for _ in range(4):
-            reply = await self.store.evalsha("auc_seq", [key], [n, floor])
+            reply = await self.store.evalsha("auc_seq", [key], [n, floor, self._kid])
             first = int(reply[0])
             if first > 0:
                 if first + n - 1 > self.seq_max:
@@ -118,10 +122,22 @@ class AucService:
                 "WHERE imsi = $1 RETURNING seq_reserved, k_enc, opc_enc, amf, status", imsi, above, block)
         if row is None:
             raise UnknownUser(imsi)
+        k_enc, opc_enc = bytes(row["k_enc"]), bytes(row["opc_enc"])
+        self._check_sealed(imsi, k_enc, opc_enc)
         limit = int(row["seq_reserved"])
         await self.store.evalsha("auc_load", [self._key(imsi)], [
-            limit - block, limit, bytes(row["k_enc"]).hex(), bytes(row["opc_enc"]).hex(), bytes(row["amf"]).hex(),
-            row["status"]])
+            limit - block, limit, k_enc.hex(), opc_enc.hex(), bytes(row["amf"]).hex(), row["status"], self._kid])
+
+    def _check_sealed(self, imsi: str, k_enc: bytes, opc_enc: bytes) -> None:
+        """Values from PostgreSQL are cached only when they are this key file's: a value naming another key
+        raises KeyMismatch (the key file is wrong, not the cache); one of the previous layout (no key id) is
+        opened once to check it (SealingError if it does not open)."""
+        for name, sealed in (("k", k_enc), ("opc", opc_enc)):
+            kid = sealed_by(sealed)
+            if kid is None:
+                self.sealer.open(sealed, aad(name, imsi))
+            elif kid != self.sealer.key_id:
+                raise KeyMismatch(kid, self.sealer.key_id)
 
     async def forget(self, imsi: str) -> None:
         """Drop the cached record (after the subscriber was changed or deleted); the SEQ state is rebuilt from
@@ -146,6 +162,9 @@ class AucService:
     async def _keys(self, imsi: str) -> Milenage:
         """The subscriber's Milenage (for a resynchronisation, before any SEQ is handed out)."""
         fields = await self.store.hgetall(self._key(imsi))
+        if fields and fields.get("kid") != self._kid:  # cached under another key file: reload it
+            await self.forget(imsi)
+            fields = {}
         if not fields:
             await self._reserve(imsi, 0)
             fields = await self.store.hgetall(self._key(imsi))
