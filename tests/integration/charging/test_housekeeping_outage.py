@@ -1,6 +1,7 @@
-"""Issue 12 point 8: housekeeping survives Redis going away under it. A private redis-server is killed while
-the jobs run, then restarted; every job logs the outage once, retries with a capped back-off (no busy loop:
-the attempts are counted), logs its recovery, and the ledger moves into PostgreSQL again."""
+"""Issue 12 point 8: housekeeping survives Redis or PostgreSQL going away under it. A private redis-server is
+killed while the jobs run, then restarted (or this module's database refuses connections for a while); every
+job that uses the lost store logs the outage once, retries with a capped back-off (no busy loop: the attempts
+are counted), logs its recovery, and the ledger moves into PostgreSQL again."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from structlog.testing import capture_logs
 from ocs.services.charging import ChargingService
 from ocs.services.housekeeping import Housekeeping
 from ocs.store.redis_client import RedisStore
+from tests.integration.conftest import PG_DSN
 from tests.support.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.asyncio,
@@ -95,6 +97,51 @@ async def test_housekeeping_recovers_after_redis_is_killed_and_restarted(
         assert len(failed) == 1, (job, failed)   # logged once per outage, not once per attempt
         assert len(recovered) == 1 and recovered[0]["failed_attempts"] >= 2, (job, recovered)
     assert not [e for e in logs if e["event"] == "housekeeping-bug"]
+
+
+async def test_housekeeping_recovers_after_a_postgres_outage(
+        redis_store: RedisStore, pg_pool: asyncpg.Pool, pg_database: tuple[str, str],
+        new_subscriber: Callable[[], Awaitable[str]]) -> None:
+    charging = ChargingService(redis_store, pg_pool)
+    await charging.load()
+    imsi = await new_subscriber()
+    await charging.open_account(imsi, "EUR")
+    jobs = Housekeeping(charging, reap_interval=0.05, reservation_max_age=3600, expire_interval=0.05,
+                        backoff_min=0.05, backoff_max=0.4)
+    jobs.writer.block_ms = 100
+    jobs.writer.pg_timeout = 1.0
+
+    async def refs() -> list[str]:
+        async with pg_pool.acquire() as conn:
+            return [r["ref"] for r in
+                    await conn.fetch("SELECT ref FROM ledger WHERE imsi = $1 ORDER BY seq", imsi)]
+
+    db = pg_database[0]
+    admin = await asyncpg.connect(PG_DSN)
+    with capture_logs() as logs:
+        jobs.start()
+        try:
+            await charging.top_up(imsi, 100, "before")
+            assert await eventually(lambda: _has(refs, "before"))
+            try:
+                await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
+                await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", db)
+                await charging.top_up(imsi, 50, "during")      # Redis takes it; PostgreSQL cannot
+                attempts_before = {job: jobs.attempts[job] for job in ("ledger", "reload")}
+                await asyncio.sleep(2.0)
+                for job in ("ledger", "reload"):
+                    assert jobs.failures[job] > 0, (job, dict(jobs.failures))
+                    assert 2 <= jobs.attempts[job] - attempts_before[job] <= 12, (job, dict(jobs.attempts))
+            finally:
+                await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+            assert await eventually(lambda: _has(refs, "during"))
+        finally:
+            await jobs.stop()
+            await admin.close()
+    for job in ("ledger", "reload"):
+        assert len([e for e in logs if e["event"] == "housekeeping-failed" and e["job"] == job]) == 1, job
+        assert len([e for e in logs if e["event"] == "housekeeping-recovered" and e["job"] == job]) == 1, job
+    assert not [e for e in logs if e["event"] == "housekeeping-failed" and e["job"] in ("reap", "expire")]
 
 
 async def _has(refs: Callable[[], Awaitable[list[str]]], ref: str) -> bool:
