@@ -24,6 +24,7 @@ class PairMachine(RuleBasedStateMachine):
         self.p.pump()
         self.sent: dict[str, list[int]] = {SERVER: [], CLIENT: []}
         self.stopped: set[str] = set()
+        self.lossy = False
 
     @rule(sender=st.sampled_from([SERVER, CLIENT]), n=st.integers(1, 5))
     def send(self, sender: str, n: int) -> None:
@@ -49,6 +50,7 @@ class PairMachine(RuleBasedStateMachine):
     @rule(name=st.sampled_from([SERVER, CLIENT]))
     def toggle_mute(self, name: str) -> None:
         self.p.muted ^= {name}
+        self.lossy = True  # TCP never loses bytes on a live connection: after this the ends may disagree
 
     @precondition(lambda self: len(self.stopped) < 2)
     @rule(name=st.sampled_from([SERVER, CLIENT]))
@@ -76,11 +78,11 @@ class PairMachine(RuleBasedStateMachine):
 
     @invariant()
     def both_ends_agree_when_the_link_is_quiet(self) -> None:
-        if self.p.muted or self.stopped:
+        if self.lossy or self.stopped:
             return
         server_open = self.p.nodes[SERVER].peer_state(CLIENT) is State.R_OPEN
         client_open = self.p.nodes[CLIENT].peer_state(SERVER) is State.I_OPEN
-        assert server_open == client_open or not self.p.links
+        assert server_open and client_open
 
     @invariant()
     def in_flight_matches_requests_handed_out(self) -> None:
