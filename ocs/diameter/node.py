@@ -277,6 +277,9 @@ class Node(PeerActions):
             return
         if event is Event.R_CONN_CER:  # a second CER on an open connection: R-Conn-CER (RFC 6733 §5.6)
             self._effects.append(Notice("repeated-cer", peer.name, "", conn.id))
+        if not self._events and peer.machine.only_processes(event):
+            self._process(peer, conn, msg, now)  # the row is Process, same state: no Step to take
+            return
         self._run(peer, event, now, conn, msg)
 
     def _header_error(self, conn: Connection, raw: bytes, error: DiameterError) -> None:

@@ -302,6 +302,7 @@ TRANSITIONS: dict[tuple[State, Event], Row] = {
     (S.CLOSING, E.R_RCV_DPA): ((A.R_DISC,), S.CLOSED),                                     # RFC
 }
 
+_PROCESS = (Act.PROCESS,)
 RFC_ROWS = 43  # the rows above marked RFC: the table of RFC 6733 §5.6 as printed, plus the Closing DPA rows
 
 
@@ -328,6 +329,12 @@ class PeerMachine:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    def only_processes(self, event: Event) -> bool:
+        """True when the row for `event` is just Process in the same state (the hot path: a request or an
+        answer on an open connection), which the node may then carry out without a Step."""
+        actions, after = TRANSITIONS[(self.state, event)]
+        return after is self.state and actions == _PROCESS
 
     def handle(self, event: Event, now: float) -> list[Step]:
         """Take the row for (state, event), then the state rules to a fixed point (Win-Election)."""

@@ -50,6 +50,7 @@ class PeerEntry:
     r_conn: Connection | None = None
     active: Connection | None = None
     capabilities: PeerCapabilities | None = None
+    identity: tuple[bytes, bytes] = (b"", b"")  # Origin-Host and Origin-Realm its CER/CEA proved, lower case
     applications: frozenset[int] = frozenset()
     reconnect_at: float | None = None
     watchdog: Watchdog | None = None
@@ -59,6 +60,10 @@ class PeerEntry:
     @property
     def name(self) -> str:
         return self.config.origin_host
+
+    @property
+    def key(self) -> str:
+        return self.config.origin_host.lower()
 
     @property
     def state(self) -> State:
