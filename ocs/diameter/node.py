@@ -35,6 +35,7 @@ from ocs.diameter.capabilities import (
 from ocs.diameter.codes import (
     CMD_CAPABILITIES_EXCHANGE,
     CMD_DEVICE_WATCHDOG,
+    DIAMETER_NO_COMMON_APPLICATION,
     DIAMETER_SUCCESS,
     DIAMETER_UNABLE_TO_COMPLY,
     DIAMETER_UNKNOWN_PEER,
@@ -294,6 +295,7 @@ class Node(PeerActions):
 
     def _on_cer(self, conn: Connection, cer: Message, now: float) -> None:
         origin_host: str | None = None
+        peer = None
         try:  # RFC 6733 §5.3: the peer is looked up by Origin-Host before any other work on the CER
             origin_host = cer_origin_host(cer)
             peer = self._peers.get(origin_host)
@@ -304,8 +306,9 @@ class Node(PeerActions):
             if self._stopping:
                 raise DiameterError(DIAMETER_UNABLE_TO_COMPLY, "shutting down")
         except DiameterError as e:
-            self._effects.append(Notice("peer-refused", origin_host,
-                                        f"{e.result_code} {e.message}", conn.id))
+            event = ("unknown-peer" if e.result_code == DIAMETER_UNKNOWN_PEER and peer is None else
+                     "no-common-application" if e.result_code == DIAMETER_NO_COMMON_APPLICATION else "peer-refused")
+            self._effects.append(Notice(event, origin_host, f"{e.result_code} {e.message}", conn.id))
             self._write(conn, make_cea(self.local, cer, e.result_code, self.local.applications, e.failed_avp,
                                        e.message).encode())
             self._close(conn)
