@@ -330,7 +330,9 @@ class Node(PeerActions):
         except DiameterError as e:
             self._effects.append(Notice("bad-cea", peer.name, e.message, conn.id))
             ok, caps = False, None
-        if not ok or caps is None or caps.origin_host.lower() != peer.name.lower():
+        realm = peer.config.realm
+        if (not ok or caps is None or caps.origin_host.lower() != peer.name.lower()
+                or (realm is not None and caps.origin_realm.lower() != realm.lower())):  # not the peer we know
             self._run(peer, Event.I_RCV_NON_CEA, now, conn, cea)
             return
         self._run(peer, Event.I_RCV_CEA, now, conn, cea, caps)
