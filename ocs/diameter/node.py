@@ -60,7 +60,7 @@ from ocs.diameter.effects import (
 from ocs.diameter.errors import DiameterError, FramingError
 from ocs.diameter.framing import MessageBuffer
 from ocs.diameter.message import Message
-from ocs.diameter.peer import OPEN_STATES, Act, Event, State
+from ocs.diameter.peer import OPEN_STATES, Act, Event, State, Timers, transition
 from ocs.diameter.peers import Connection, PeerConfig, PeerEntry, PeerTable
 from ocs.diameter.requests import Requests
 from ocs.diameter.wire import header_error_answer, message_event
@@ -76,10 +76,7 @@ class Node(PeerActions):
         self.settings = s = settings or NodeSettings()
         self.dictionary = dictionary
         self._rng = rng or random.Random()
-        timers = {State.WAIT_CONN_ACK: s.connect_timeout, State.WAIT_I_CEA: s.cea_timeout,
-                  State.WAIT_CONN_ACK_ELECT: s.connect_timeout, State.WAIT_RETURNS: s.cea_timeout,
-                  State.CLOSING: s.dpa_timeout}
-        self._peers = PeerTable(peers, local.origin_host, timers)
+        self._peers = PeerTable(peers, local.origin_host, Timers(s.connect_timeout, s.cea_timeout, s.dpa_timeout))
         self._conns: dict[int, Connection] = {}
         self._pending_conns = 0  # inbound connections not yet past the CER
         self._next_conn = 1
@@ -163,8 +160,8 @@ class Node(PeerActions):
                 self._close(conn)
             return conn.id
         p = self._peers[peer]
-        if p.i_conn is None and p.state in (State.WAIT_CONN_ACK, State.WAIT_CONN_ACK_ELECT):
-            p.i_conn, conn.peer = conn, p
+        if p.i_conn is None and Act.I_SND_CER in transition(p.state, Event.I_RCV_CONN_ACK)[0]:
+            p.i_conn, conn.peer = conn, p  # a connect this state waits for (else the row rejects it)
         self._run(p, Event.I_RCV_CONN_ACK, now, conn)
         return conn.id
 
@@ -267,10 +264,7 @@ class Node(PeerActions):
         if msg.command_code == CMD_CAPABILITIES_EXCHANGE and not msg.is_request and initiator:
             self._on_cea(peer, conn, msg, now)
             return
-        if initiator and peer.state in (State.WAIT_I_CEA, State.WAIT_RETURNS):
-            self._run(peer, Event.I_RCV_NON_CEA, now, conn, msg)  # RFC 6733 §5.6: the CEA must come first
-            return
-        event = message_event(msg, initiator)
+        event = message_event(msg, initiator)  # waiting for the CEA, the table treats any other as Non-CEA
         if event is None:  # a CEA on their connection, a CER on ours: not allowed (RFC 6733 §5.3)
             self._effects.append(Notice("unexpected-capabilities-exchange", peer.name, "", conn.id))
             self._close(conn)

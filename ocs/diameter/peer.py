@@ -28,7 +28,6 @@ the watchdog's job (`ocs.diameter.watchdog`).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -306,6 +305,22 @@ _PROCESS = (Act.PROCESS,)
 RFC_ROWS = 43  # the rows above marked RFC: the table of RFC 6733 §5.6 as printed, plus the Closing DPA rows
 
 
+@dataclass(frozen=True, slots=True)
+class Timers:
+    """Seconds a timed state may last before its Timeout (RFC 6733 §5.6 leaves the values to us)."""
+
+    connect: float = 10.0  # Wait-Conn-Ack, Wait-Conn-Ack/Elect: our connect
+    cea: float = 10.0      # Wait-I-CEA, Wait-Returns: the peer's CEA, the election
+    dpa: float = 5.0       # Closing: the DPA to our DPR
+
+    def of(self, state: State) -> float | None:
+        if state is State.WAIT_CONN_ACK or state is State.WAIT_CONN_ACK_ELECT:
+            return self.connect
+        if state is State.WAIT_I_CEA or state is State.WAIT_RETURNS:
+            return self.cea
+        return self.dpa if state is State.CLOSING else None
+
+
 class Step(NamedTuple):
     """One transition taken: the node carries out `actions` in order, then reacts to entering `after`."""
 
@@ -317,11 +332,11 @@ class Step(NamedTuple):
 
 @dataclass(slots=True, eq=False)
 class PeerMachine:
-    """The state of one peer. `timers` gives the seconds a timed state may last (Wait-*, Closing)."""
+    """The state of one peer, with the deadline of its timed states (Wait-*, Closing)."""
 
     local_host: str
     peer_host: str
-    timers: Mapping[State, float] = field(default_factory=dict)
+    timers: Timers = field(default_factory=Timers)
     state: State = State.CLOSED
     deadline: float | None = None  # when the state's timer fires (Timeout), None in untimed states
     won: bool = False              # side value: the result of the last Elect, read by the state rule
@@ -350,7 +365,7 @@ class PeerMachine:
         if Act.ELECT in actions:
             self.won = elect(self.local_host, self.peer_host)
         if after is not before:
-            timer = self.timers.get(after)
+            timer = self.timers.of(after)
             self.deadline = now + timer if timer is not None else None
             if after is not State.WAIT_RETURNS:
                 self.won = False

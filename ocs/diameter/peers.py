@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ocs.diameter.capabilities import PeerCapabilities
 from ocs.diameter.framing import MessageBuffer
 from ocs.diameter.message import Message
-from ocs.diameter.peer import PeerMachine, State
+from ocs.diameter.peer import PeerMachine, State, Timers
 from ocs.diameter.watchdog import Watchdog
 
 # names of the applications a peer entry may list (`[[diameter.peers]] applications`), to their ids
@@ -73,7 +73,7 @@ class PeerEntry:
 class PeerTable:
     """Configured peers by Origin-Host (DiameterIdentity compares case-insensitively, RFC 6733 §4.3.1)."""
 
-    def __init__(self, configs: Iterable[PeerConfig], local_host: str, timers: dict[State, float]) -> None:
+    def __init__(self, configs: Iterable[PeerConfig], local_host: str, timers: Timers) -> None:
         self._peers = {c.origin_host.lower(): PeerEntry(c, PeerMachine(local_host, c.origin_host, timers))
                        for c in configs}
 
