@@ -34,7 +34,7 @@ from auc import (
     resync,
     split_sqn,
 )
-from ocs.apps.s6a import ResyncFailed, UnknownUser
+from ocs.subscribers.errors import ResyncFailed, UnknownUser
 from ocs.sealing import Sealer
 from ocs.store.redis_client import RedisStore
 
