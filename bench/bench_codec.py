@@ -1,8 +1,10 @@
-"""Codec speed: a Gy CCR-U with two MSCC decoded and its CCA built and encoded, ocsd against python-diameter.
+"""Codec speed: a Gy CCR-U with three MSCC decoded and its CCA built and encoded, ocsd against python-diameter.
 
 What a Gy handler does per request, on both libraries, in the same process and run:
   decode the CCR bytes; read Session-Id, CC-Request-Type, CC-Request-Number, the IMSI, and for each MSCC its
   Rating-Group and used octets; build the CCA with a Granted-Service-Unit per MSCC; encode it.
+ocsd is timed twice: with typed values by AVP name from the dictionaries (as the applications use it) and with
+raw AVP codes (the floor under the typed layer). The bar (issue 12): typed ocsd >= 8x python-diameter.
 A second figure is the bare round trip (bytes -> message -> bytes) with no field access.
 
     python bench/bench_codec.py [--seconds S]
@@ -46,7 +48,7 @@ def ccr_bytes() -> bytes:
             m("Used-Service-Unit", [m("CC-Total-Octets", 1_000_000), m("CC-Input-Octets", 400_000),
                                     m("CC-Output-Octets", 600_000), m("Reporting-Reason", "QUOTA_EXHAUSTED")]),
             m("Rating-Group", rg), m("Service-Identifier", rg + 1)])
-        for rg in (10, 20)
+        for rg in (10, 20, 30)
     ]
     return Message(272, 4, 0xC0, 11, 22, [
         m("Session-Id", "smf.example.net;1;42"), m("Origin-Host", "smf.example.net"),
@@ -64,6 +66,31 @@ def ccr_bytes() -> bytes:
 
 
 # --- ocsd -----------------------------------------------------------------------------------------------------
+
+_D = default_dictionary()
+_ORIGIN_TYPED = {"Origin-Host": "ocs.example.net", "Origin-Realm": "example.net"}
+
+
+def ocs_typed_handle(wire: bytes) -> bytes:
+    req = Message.decode(wire)
+    r = _D.read(req)
+    rtype = r["CC-Request-Type"]
+    imsi = ""
+    for sub in r.all("Subscription-Id"):
+        if sub["Subscription-Id-Type"] == 1:  # END_USER_IMSI
+            imsi = sub["Subscription-Id-Data"]
+    granted = []
+    for mscc in r.all("Multiple-Services-Credit-Control"):
+        used = mscc.get("Used-Service-Unit")
+        _ = used.get("CC-Total-Octets", 0) if used is not None else 0
+        granted.append({"Granted-Service-Unit": {"CC-Total-Octets": 5_000_000}, "Rating-Group": mscc["Rating-Group"],
+                        "Validity-Time": 3600, "Result-Code": 2001})
+    assert imsi and rtype == 2
+    return _D.answer(req, {"Session-Id": r.avp("Session-Id"), "Result-Code": 2001, **_ORIGIN_TYPED,
+                           "Auth-Application-Id": 4, "CC-Request-Type": rtype,
+                           "CC-Request-Number": r["CC-Request-Number"],
+                           "Multiple-Services-Credit-Control": granted}).encode()
+
 
 _ORIGIN = (avp.utf8(ORIGIN_HOST, "ocs.example.net"), avp.utf8(ORIGIN_REALM, "example.net"))
 
@@ -159,10 +186,12 @@ def main() -> None:
     wire = ccr_bytes()
     # the answers are well-formed for both libraries before anything is timed
     assert Message.decode(ocs_handle(wire)).find(RESULT_CODE).u32 == 2001  # type: ignore[union-attr]
+    assert ocs_typed_handle(wire) == ocs_handle(wire)
     assert PdMessage.from_bytes(pd_handle(wire)).result_code == 2001  # type: ignore[attr-defined]
     assert ocs_round_trip(wire) == wire and pd_round_trip(wire) == wire
-    print(f"python {platform.python_version()} on {platform.machine()}; CCR-U {len(wire)} bytes, 2 MSCC")
-    for label, ours, theirs in (("CCR decode + CCA encode", ocs_handle, pd_handle),
+    print(f"python {platform.python_version()} on {platform.machine()}; CCR-U {len(wire)} bytes, 3 MSCC")
+    for label, ours, theirs in (("CCR decode + CCA encode, typed", ocs_typed_handle, pd_handle),
+                                ("CCR decode + CCA encode, codes", ocs_handle, pd_handle),
                                 ("round trip bytes->msg->bytes", ocs_round_trip, pd_round_trip)):
         a, b = rate(ours, wire, args.seconds), rate(theirs, wire, args.seconds)
         print(f"{label:30s} ocsd {a:>9,.0f}/s ({1e6 / a:6.1f} us)   python-diameter {b:>8,.0f}/s "

@@ -35,7 +35,9 @@ from pathlib import Path
 
 from ocs.diameter import avp as avps_
 from ocs.diameter.avp import Avp
-from ocs.diameter.codes import AVP_MANDATORY, AVP_PROTECTED, AVP_VENDOR
+from ocs.diameter import typed
+from ocs.diameter.codes import AVP_MANDATORY, AVP_PROTECTED, AVP_VENDOR, FLAG_PROXIABLE, FLAG_REQUEST
+from ocs.diameter.message import Message
 
 # RFC 6733 §4.2 basic and §4.3 derived AVP data formats, plus the ones later applications define:
 # IPFilterRule (§4.3.1), QoSFilterRule (RFC 7155 §4.1.1 / RFC 4006).
@@ -154,6 +156,8 @@ class Dictionary:
         self._by_code: dict[tuple[int, int], AvpDef] = {}
         self._by_name: dict[str, AvpDef] = {}
         self._commands: dict[tuple[int, int], CommandDef] = {}
+        self._specs: dict[str, typed.Spec] = {}  # typed.spec: read/write plans by AVP name
+        self.rules: dict[tuple[int, int], object] = {}  # validate.check_request: compiled rules by command
         for d in avps:
             self.add_avp(d)
         for c in commands:
@@ -162,9 +166,12 @@ class Dictionary:
     def add_avp(self, d: AvpDef) -> None:
         self._by_code[(d.code, d.vendor_id)] = d
         self._by_name[d.name] = d
+        self._specs.clear()
+        self.rules.clear()
 
     def add_command(self, c: CommandDef) -> None:
         self._commands[(c.code, c.application_id)] = c
+        self.rules.clear()
 
     # --- lookups -------------------------------------------------------------------------------------------
     def find(self, code: int, vendor_id: int = 0) -> AvpDef | None:
@@ -187,6 +194,31 @@ class Dictionary:
 
     def __len__(self) -> int:
         return len(self._by_code)
+
+    def command_named(self, name: str, application_id: int) -> CommandDef:
+        for c in self._commands.values():
+            if c.name == name and c.application_id == application_id:
+                return c
+        raise KeyError(f"no command {name!r} of application {application_id} in the dictionary")
+
+    # --- typed messages (ocs.diameter.typed) ---------------------------------------------------------------
+    def read(self, message: Message | Iterable[Avp]) -> typed.Group:
+        """The AVPs of a message (or a list of AVPs) read by name: `d.read(air)["User-Name"]`."""
+        avps = message.avps if isinstance(message, Message) else list(message)
+        return typed.Group(self, avps)
+
+    def build(self, values: typed.Values) -> list[Avp]:
+        """AVPs from values by name: `d.build({"Result-Code": 2001, "Origin-Host": "hss.example"})`."""
+        return typed.build(self, values)
+
+    def answer(self, request: Message, values: typed.Values, *, error: bool = False) -> Message:
+        """The answer to `request` (RFC 6733 §6.2 header rules) with AVPs built from `values`, in order."""
+        return request.answer(typed.build(self, values), error=error)
+
+    def request(self, command: str, application_id: int, values: typed.Values) -> Message:
+        """A request of ours, R and P set (RFC 6733 §3); the node fills in the identifiers."""
+        c = self.command_named(command, application_id)
+        return Message(c.code, c.application_id, FLAG_REQUEST | FLAG_PROXIABLE, 0, 0, typed.build(self, values))
 
     # --- building and reading ------------------------------------------------------------------------------
     def make(self, name: str, value: object) -> Avp:
