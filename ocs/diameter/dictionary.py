@@ -34,8 +34,8 @@ from functools import cache
 from pathlib import Path
 
 from ocs.diameter import avp as avps_
-from ocs.diameter.avp import Avp
 from ocs.diameter import typed
+from ocs.diameter.avp import Avp
 from ocs.diameter.codes import AVP_MANDATORY, AVP_PROTECTED, AVP_VENDOR, FLAG_PROXIABLE, FLAG_REQUEST
 from ocs.diameter.message import Message
 

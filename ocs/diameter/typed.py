@@ -222,7 +222,7 @@ def build(dictionary: Dictionary, values: Values) -> list[Avp]:
     append = out.append
     specs = dictionary._specs
     new = tuple.__new__
-    items = values.items() if type(values) is dict or isinstance(values, Mapping) else values
+    items: Iterable[Any] = values.items() if type(values) is dict or isinstance(values, Mapping) else values
     for item in items:
         if type(item) is Avp:
             append(item)
@@ -253,6 +253,7 @@ _PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
 
 def _grouped(dictionary: Dictionary, s: Spec, value: Any) -> bytes:
     """The payload of a Grouped AVP: its members written straight into bytes (no Avp per member)."""
+    items: Iterable[Any]
     if type(value) is dict:
         items = value.items()
     elif isinstance(value, Group):
