@@ -29,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -158,6 +158,8 @@ class Dictionary:
         self._commands: dict[tuple[int, int], CommandDef] = {}
         self._specs: dict[str, typed.Spec] = {}  # typed.spec: read/write plans by AVP name
         self.rules: dict[tuple[int, int], object] = {}  # validate.check_request: compiled rules by command
+        self.app_mandatory: dict[int, frozenset[str]] = {}  # re-used AVPs an application sends with M set
+        self._views: dict[int, Dictionary] = {}
         for d in avps:
             self.add_avp(d)
         for c in commands:
@@ -194,6 +196,21 @@ class Dictionary:
 
     def __len__(self) -> int:
         return len(self._by_code)
+
+    def for_application(self, application_id: int) -> Dictionary:
+        """This dictionary as `application_id` writes AVPs: those it re-uses from another specification with
+        the M-bit it sets (e.g. TS 29.272 Table 7.3.1/2: the M-bit of a re-used AVP overrides the defining
+        specification's), from `[applications.<id>] mandatory = [...]` in the dictionary files."""
+        names = self.app_mandatory.get(application_id)
+        if not names:
+            return self
+        view = self._views.get(application_id)
+        if view is None:
+            view = Dictionary([replace(d, mandatory=True) if d.name in names else d for d in self.avps()],
+                              self.commands())
+            view.app_mandatory = self.app_mandatory
+            self._views[application_id] = view
+        return view
 
     def command_named(self, name: str, application_id: int) -> CommandDef:
         for c in self._commands.values():
@@ -324,6 +341,8 @@ def load_dictionary(paths: Iterable[str | Path]) -> Dictionary:
             except (OSError, tomllib.TOMLDecodeError) as e:
                 raise DictionaryError(f"{f}: {e}") from None
             avps, commands = parse_file(data, str(f))
+            for app, names in _application_rules(data, str(f)).items():
+                d.app_mandatory[app] = d.app_mandatory.get(app, frozenset()) | names
             for a in avps:
                 d.add_avp(a)
             for c in commands:
@@ -332,8 +351,25 @@ def load_dictionary(paths: Iterable[str | Path]) -> Dictionary:
     return d
 
 
+def _application_rules(data: Mapping[str, object], where: str) -> dict[int, frozenset[str]]:
+    """`[applications.<id>] mandatory = [names]`: re-used AVPs that application sends with the M-bit set."""
+    raw = data.get("applications", {})
+    if not isinstance(raw, dict):
+        raise DictionaryError(f"{where}: [applications] is a table")
+    out: dict[int, frozenset[str]] = {}
+    for app, spec in raw.items():
+        names = spec.get("mandatory", []) if isinstance(spec, dict) else None
+        if not str(app).isdigit() or not isinstance(names, list) or set(spec) - {"mandatory"}:
+            raise DictionaryError(f"{where}: applications.{app}: an application id with mandatory = [names]")
+        out[int(app)] = frozenset(map(str, names))
+    return out
+
+
 def _check_references(d: Dictionary) -> None:
     names = {a.name for a in d.avps()}
+    for app, mandatory in d.app_mandatory.items():
+        for n in mandatory - names:
+            raise DictionaryError(f"applications.{app}: {n!r} is not defined")
     for a in d.avps():
         for m in a.members:
             if m not in names:

@@ -107,8 +107,10 @@ class Close:
 
 class RequestReceived(NamedTuple):
     token: int       # hand back to send_answer
-    peer: str
+    peer: str        # the peer's CER Origin-Host
     message: Message
+    conn_id: int
+    realm: str       # the peer's CER Origin-Realm
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,7 +658,9 @@ class Node:
         answered[key] = (now + self.settings.duplicate_window, None)  # in flight: a retransmission is dropped
         if len(answered) > self.settings.duplicate_max:
             answered.popitem(last=False)
-        self._effects.append(RequestReceived(token, peer.name, msg))
+        caps = peer.capabilities
+        self._effects.append(RequestReceived(token, peer.name, msg, conn.id,
+                                             caps.origin_realm if caps is not None else peer.config.realm or ""))
 
     def _check(self, peer: _Peer, msg: Message) -> None:
         """The base protocol's checks before an application sees a request (RFC 6733 §6.1, §7.1)."""
