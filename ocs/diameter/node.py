@@ -59,6 +59,7 @@ from ocs.diameter.dictionary import Dictionary
 from ocs.diameter.errors import DiameterError, FramingError
 from ocs.diameter.message import Message, message_length
 from ocs.diameter.peer import Act, Event, State, elect, transition
+from ocs.diameter.validate import check_request
 from ocs.diameter.watchdog import Watchdog, WatchdogAction
 
 # --- configuration -------------------------------------------------------------------------------------------
@@ -681,6 +682,7 @@ class Node:
             if (code, vendor_id) not in present:
                 raise DiameterError(DIAMETER_MISSING_AVP, f"{name} missing",
                                     avps_.octets(code, b"", vendor_id))
+        check_request(self.dictionary, msg)  # RFC 6733 §7.1.5 5009, 5014 (ocs.diameter.validate)
 
     def _required_for(self, app_id: int, code: int) -> tuple[tuple[int, int, str], ...]:
         key = (app_id, code)
