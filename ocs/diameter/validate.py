@@ -5,19 +5,23 @@ would read the AVPs they concern:
   the command's own list and the base protocol's) appears again; Failed-AVP holds the first instance that
   exceeded the maximum (the second occurrence).
 - 5014 DIAMETER_INVALID_AVP_LENGTH: an AVP whose payload does not fit its dictionary type (RFC 6733 §4.2,
-  §4.3: a 3-octet Enumerated, a 5-octet Unsigned32, an IPv4 Address that is not 6 octets), at the top level or
-  inside a Grouped AVP; Failed-AVP holds the offending AVP, inside its enclosing Grouped AVPs (§7.5).
+  §4.3: a 3-octet Enumerated, a 5-octet Unsigned32, an IPv4 Address that is not 6 octets); Failed-AVP holds
+  the offending AVP, inside its enclosing Grouped AVPs when it is a member (§7.5).
 
 The rules of a command are compiled once per dictionary into a few dicts (`Dictionary.rules`); the check is
-one pass over the top-level AVPs plus one over the members of each Grouped AVP the dictionary knows.
+one pass over the top-level AVPs (about 3 us for a Gy CCR-U with 3 MSCC). With `depth` > 0 the members of
+Grouped AVPs are scanned in place too, to that depth; that costs about 7 times more for the same CCR (some 45
+members), so the node checks the top level only, and a member is checked when a handler reads its group
+(ocs.diameter.typed raises the same 5014 with the AVP).
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from ocs.diameter.avp import Avp
-from ocs.diameter.codes import DIAMETER_AVP_OCCURS_TOO_MANY_TIMES, DIAMETER_INVALID_AVP_LENGTH
+from ocs.diameter.codes import AVP_VENDOR, DIAMETER_AVP_OCCURS_TOO_MANY_TIMES, DIAMETER_INVALID_AVP_LENGTH
 from ocs.diameter.dictionary import Dictionary
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
@@ -28,7 +32,6 @@ _SIZES = {"Integer32": 4, "Unsigned32": 4, "Float32": 4, "Enumerated": 4, "Time"
 _ADDRESS = -1  # RFC 6733 §4.3.1: 2 octets of family, then 4 (IPv4) or 16 (IPv6)
 _GROUPED = -2
 _ADDRESS_SIZES = {1: 6, 2: 18}
-MAX_DEPTH = 8  # Grouped AVPs nested deeper than this are not looked into
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +67,9 @@ def rules(dictionary: Dictionary, application_id: int, command_code: int) -> Rul
     return found
 
 
-def check_request(dictionary: Dictionary, message: Message) -> None:
-    """Raise DiameterError 5009 or 5014 (with Failed-AVP) for the first AVP of `message` that breaks a rule."""
+def check_request(dictionary: Dictionary, message: Message, depth: int = 0) -> None:
+    """Raise DiameterError 5009 or 5014 (with Failed-AVP) for the first AVP of `message` that breaks a rule;
+    Grouped AVPs are looked into `depth` levels deep."""
     r = rules(dictionary, message.application_id, message.command_code)
     single, shapes = r.single, r.shapes
     seen: set[tuple[int, int]] = set()
@@ -77,28 +81,64 @@ def check_request(dictionary: Dictionary, message: Message) -> None:
             seen.add(key)
         shape = shapes.get(key)
         if shape is not None:
-            _check_avp(a, shape, shapes, 0)
+            _check_avp(a, shape, shapes, depth)
 
 
 def _check_avp(a: Avp, shape: int, shapes: dict[tuple[int, int], int], depth: int) -> None:
     data = a[3]
+    n = len(data)
     if shape > 0:
-        if len(data) != shape:
-            raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, f"AVP {a[0]} needs {shape} octets, has {len(data)}", a)
+        if n != shape:
+            raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, f"AVP {a[0]} needs {shape} octets, has {n}", a)
     elif shape == _ADDRESS:
-        if len(data) < 2 or len(data) != _ADDRESS_SIZES.get((data[0] << 8) | data[1], len(data)):
-            raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, f"Address AVP {a[0]} length {len(data)}", a)
-    elif depth < MAX_DEPTH:
+        if n < 2 or n != _ADDRESS_SIZES.get((data[0] << 8) | data[1], n):
+            raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, f"Address AVP {a[0]} length {n}", a)
+    elif depth > 0:
         try:
-            for m in a.grouped:  # a member whose header does not fit raises 5014 too
-                inner = shapes.get((m[0], m[2]))
-                if inner is not None:
-                    _check_avp(m, inner, shapes, depth + 1)
+            _scan(data, 0, n, shapes, depth - 1)
         except DiameterError as e:
-            # RFC 6733 §7.5: the offending member inside the Grouped AVP that encloses it
-            if e.failed_avp is not None:
+            if e.failed_avp is not None:  # RFC 6733 §7.5: the offending member inside its Grouped AVP
                 e.failed_avp = Avp(a[0], a[1], a[2], e.failed_avp.encode())
             raise
+
+
+_HDR = struct.Struct(">II").unpack_from
+_VENDOR = struct.Struct(">I").unpack_from
+
+
+def _scan(buf: bytes, pos: int, end: int, shapes: dict[tuple[int, int], int], depth: int) -> None:
+    """The members of a Grouped payload buf[pos:end], checked in place: no Avp is made unless one is bad."""
+    while pos < end:
+        if end - pos < 8:
+            raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, "truncated AVP header", Avp(0, 0, 0, buf[pos:end]))
+        code, word = _HDR(buf, pos)
+        flags, length = word >> 24, word & 0xFFFFFF
+        head = 12 if flags & AVP_VENDOR else 8
+        if length < head or pos + length > end or (head == 12 and end - pos < 12):
+            raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, f"AVP {code} length {length}",
+                                Avp(code, flags, _VENDOR(buf, pos + 8)[0] if end - pos >= 12 and head == 12 else 0,
+                                    buf[pos + head:end]))
+        vendor_id = _VENDOR(buf, pos + 8)[0] if head == 12 else 0
+        shape = shapes.get((code, vendor_id))
+        if shape is not None:
+            size = length - head
+            if shape > 0:
+                ok = size == shape
+            elif shape == _ADDRESS:
+                ok = size >= 2 and size == _ADDRESS_SIZES.get((buf[pos + head] << 8) | buf[pos + head + 1], size)
+            else:
+                ok = True
+                if depth > 0:
+                    try:
+                        _scan(buf, pos + head, pos + length, shapes, depth - 1)
+                    except DiameterError as e:
+                        if e.failed_avp is not None:
+                            e.failed_avp = Avp(code, flags, vendor_id, e.failed_avp.encode())
+                        raise
+            if not ok:
+                raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, f"AVP {code} length {size} does not fit its type",
+                                    Avp(code, flags, vendor_id, buf[pos + head:pos + length]))
+        pos += (length + 3) & ~3
 
 
 __all__ = ["Rules", "check_request", "rules"]

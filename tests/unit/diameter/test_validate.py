@@ -23,9 +23,9 @@ def air(*extra: avp.Avp) -> Message:
         avp.utf8(283, "test"), avp.utf8(1, "001010000000001"), avp.octets(1407, b"\x00\xf1\x10", TGPP), *extra])
 
 
-def refusal(message: Message) -> DiameterError:
+def refusal(message: Message, depth: int = 0) -> DiameterError:
     with pytest.raises(DiameterError) as e:
-        check_request(default_dictionary(), message)
+        check_request(default_dictionary(), message, depth)
     return e.value
 
 
@@ -62,11 +62,19 @@ def test_a_length_that_does_not_fit_the_type_is_5014(bad):
     assert e.result_code == 5014 and e.failed_avp == bad
 
 
-def test_a_bad_member_of_a_grouped_avp_is_5014_inside_its_group():
+def test_a_bad_member_of_a_grouped_avp_is_5014_inside_its_groups():
     bad = avp.Avp(1410, 0xC0, TGPP, b"\x00\x00\x01")
-    e = refusal(air(avp.grouped(1408, [bad], TGPP)))
+    message = air(avp.grouped(1408, [bad], TGPP))
+    check_request(default_dictionary(), message)  # the node's check: the top level only
+    e = refusal(message, depth=1)
     assert e.result_code == 5014
     assert e.failed_avp is not None and e.failed_avp.code == 1408 and e.failed_avp.grouped == [bad]  # RFC 6733 §7.5
+    usu = avp.grouped(446, [avp.Avp(421, 0x40, 0, b"\x00" * 7)])  # CC-Total-Octets (Unsigned64) of 7 octets
+    e = refusal(ccr(extra=[avp.grouped(456, [avp.u32(432, 1), usu])]), depth=2)
+    assert e.result_code == 5014 and e.failed_avp is not None
+    outer = e.failed_avp
+    assert outer.code == 456 and outer.grouped[0].code == 446 and outer.grouped[0].grouped[0].code == 421
+    check_request(default_dictionary(), ccr(extra=[avp.grouped(456, [avp.u32(432, 1), usu])]), depth=1)
 
 
 def test_unknown_avps_are_not_checked():
