@@ -5,26 +5,22 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from ocs import __version__
 from ocs.admin.server import start_admin
 from ocs.apps.dispatch import DiameterApplication, Dispatch
-from ocs.apps.s6a import Identity, S6a
 from ocs.backends import Backends, open_backends
 from ocs.config import Config
 from ocs.diameter.capabilities import LocalIdentity
 from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dictionary
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
-from ocs.metrics import auc_vector_seconds, s6a_requests_total
-from ocs.services.auc import AucService
 from ocs.services.charging import ChargingService
 from ocs.services.housekeeping import Housekeeping
-from ocs.store.registrations import PgRegistrations
+from ocs.services.hss import s6a_application
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 
@@ -36,37 +32,10 @@ def split_hostport(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def s6a_application(config: Config, backends: Backends) -> S6a:
-    """The HSS (TS 29.272) over the AuC service and the PostgreSQL registrations."""
-    auc = AucService(backends.redis, backends.pool, backends.sealer, ind_bits=config.auc.ind_bits,
-                     seq_block=config.auc.seq_block)
-    return S6a(Identity(config.node.origin_host, config.node.origin_realm), auc, PgRegistrations(backends.pool),
-               allowed_plmns=frozenset(config.auc.home_plmns) | frozenset(config.auc.roaming_plmns),
-               max_vectors=config.auc.max_vectors, spawn=_spawn, log=_app_log,
-               outcome=lambda command, result: s6a_requests_total.inc((command, result)),
-               vector_latency=lambda seconds: auc_vector_seconds.observe((), seconds))
-
-
 # The applications by their name in `[diameter] applications`: one line each.
 APPLICATIONS: dict[str, Callable[[Config, Backends], DiameterApplication]] = {
     "s6a": s6a_application,
 }
-
-_background: set[asyncio.Task[None]] = set()
-
-
-def _spawn(work: Awaitable[None]) -> None:
-    """Run an application's background request (a CLR) as a task that is kept until it ends."""
-    async def run() -> None:
-        await work
-
-    task = asyncio.get_running_loop().create_task(run())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-def _app_log(event: str, **fields: Any) -> None:
-    log.info(event, **fields)
 
 
 def build_dispatch(config: Config, backends: Backends | None) -> Dispatch:
