@@ -111,10 +111,17 @@ _WRITERS: dict[str, Writer] = {
 }
 
 
+_FIXED_SIZES = {"Unsigned32": 4, "Integer32": 4, "Enumerated": 4, "Float32": 4, "Time": 4,
+                "Unsigned64": 8, "Integer64": 8, "Float64": 8}
+_HDR = struct.Struct(">II").pack
+_HDR_V = struct.Struct(">III").pack
+_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
+
+
 class Spec:
     """What reading and writing one AVP by name needs, computed once per name and dictionary."""
 
-    __slots__ = ("code", "vendor_id", "flags", "read", "write", "definition")
+    __slots__ = ("code", "vendor_id", "flags", "read", "write", "definition", "head")
 
     def __init__(self, d: AvpDef) -> None:
         self.code = d.code
@@ -129,6 +136,12 @@ class Spec:
             def write(v: Any) -> bytes:
                 return pack(names[v] if isinstance(v, str) else _int(v))
         self.write = write
+        # the whole AVP header when the payload has a fixed size (RFC 6733 §4.2): written as is, with no padding
+        size = _FIXED_SIZES.get(d.type)
+        self.head: bytes | None = None
+        if size is not None:
+            self.head = (_HDR_V(d.code, (self.flags << 24) | (12 + size), d.vendor_id) if d.vendor_id
+                         else _HDR(d.code, (self.flags << 24) | (8 + size)))
 
     def missing(self) -> DiameterError:
         """RFC 6733 §7.5: Failed-AVP of a missing AVP holds an AVP of that code with an empty payload."""
@@ -246,11 +259,6 @@ def build(dictionary: Dictionary, values: Values) -> list[Avp]:
     return out
 
 
-_HDR = struct.Struct(">II").pack
-_HDR_V = struct.Struct(">III").pack
-_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
-
-
 def _grouped(dictionary: Dictionary, s: Spec, value: Any) -> bytes:
     """The payload of a Grouped AVP: its members written straight into bytes (no Avp per member)."""
     items: Iterable[Any]
@@ -283,6 +291,11 @@ def _grouped(dictionary: Dictionary, s: Spec, value: Any) -> bytes:
                 continue
             if type(v) is Avp:
                 append(v.encode())
+                continue
+            head = m.head
+            if head is not None:
+                append(head)
+                append(m.write(v))  # type: ignore[misc]
                 continue
             write = m.write
             data = write(v) if write is not None else _grouped(dictionary, m, v)
