@@ -201,8 +201,8 @@ class Identity:
     origin_realm: str
 
 
-def _head(d: Dictionary) -> dict[str, Any]:
-    return {"Vendor-Specific-Application-Id": {"Vendor-Id": TGPP, "Auth-Application-Id": APP_S6A}}
+# TS 29.272 §7.2: every S6a message names the application vendor-specifically
+_VSAI = {"Vendor-Id": TGPP, "Auth-Application-Id": APP_S6A}
 
 
 def answer(req: Message, me: Identity, result: Sequence[Avp], body: Iterable[Avp] = (),
@@ -210,7 +210,7 @@ def answer(req: Message, me: Identity, result: Sequence[Avp], body: Iterable[Avp
     """An S6a answer: Session-Id, Vendor-Specific-Application-Id, the result, Auth-Session-State, Origin-*."""
     d = _d(dictionary)
     return d.answer(req, [
-        ("Session-Id", d.read(req).avp("Session-Id")), *_head(d).items(), *result,
+        ("Session-Id", d.read(req).avp("Session-Id")), ("Vendor-Specific-Application-Id", _VSAI), *result,
         ("Auth-Session-State", NO_STATE_MAINTAINED), ("Origin-Host", me.origin_host),
         ("Origin-Realm", me.origin_realm), *body])
 
@@ -253,7 +253,7 @@ def make_clr(me: Identity, host: str, realm: str, imsi: str, session_id: str,
     """Cancel-Location-Request to a previous MME (TS 29.272 §7.2.7), Cancellation-Type MME_UPDATE_PROCEDURE."""
     d = _d(dictionary)
     return d.request("Cancel-Location", APP_S6A, {
-        "Session-Id": session_id, **_head(d), "Auth-Session-State": NO_STATE_MAINTAINED,
+        "Session-Id": session_id, "Vendor-Specific-Application-Id": _VSAI, "Auth-Session-State": NO_STATE_MAINTAINED,
         "Origin-Host": me.origin_host, "Origin-Realm": me.origin_realm, "Destination-Host": host,
         "Destination-Realm": realm, "User-Name": imsi, "Cancellation-Type": CANCELLATION_MME_UPDATE_PROCEDURE})
 
