@@ -81,11 +81,13 @@ class RedisConfig:
     key_prefix: str = "ocsd:"
     # Key layout for Redis Cluster: per-slot ledger streams and indexes (see ocs/store/redis_client.py).
     cluster: bool = False
+    timeout: float = 1.0  # seconds a Redis call may take before the request gets a transient answer
 
 
 @dataclass(frozen=True, slots=True)
 class PostgresConfig:
     dsn: str = "postgresql://postgres@127.0.0.1:5432/ocsd"
+    timeout: float = 2.0  # seconds a PostgreSQL call may take (connect, acquire, query) on the request path
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +368,7 @@ def _parse_redis(t: _Table) -> RedisConfig:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"{t.key('url')}: must be a redis://, rediss:// or unix:// URL, got {url!r}")
     redis = RedisConfig(url=url, key_prefix=t.string("key_prefix", d.key_prefix, empty=True),
-                        cluster=t.boolean("cluster", d.cluster))
+                        cluster=t.boolean("cluster", d.cluster), timeout=t.number("timeout", d.timeout, positive=True))
     t.finish()
     return redis
 
@@ -375,8 +377,9 @@ def _parse_postgres(t: _Table) -> PostgresConfig:
     dsn = t.string("dsn", PostgresConfig().dsn)
     if not dsn.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{t.key('dsn')}: must be a postgresql:// URL, got {dsn!r}")
+    timeout = t.number("timeout", PostgresConfig().timeout, positive=True)
     t.finish()
-    return PostgresConfig(dsn=dsn)
+    return PostgresConfig(dsn=dsn, timeout=timeout)
 
 
 def _parse_admin(t: _Table) -> AdminConfig:

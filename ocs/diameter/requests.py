@@ -37,6 +37,7 @@ from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
 from ocs.diameter.peer import State
 from ocs.diameter.peers import Connection, PeerEntry
+from ocs.diameter.validate import check_request
 
 
 class Requests:
@@ -148,6 +149,7 @@ class Requests:
         for code, vendor_id, name in self._required_for(msg.application_id, msg.command_code):
             if (code, vendor_id) not in present:
                 raise DiameterError(DIAMETER_MISSING_AVP, f"{name} missing", avps_.octets(code, b"", vendor_id))
+        check_request(self.dictionary, msg)  # RFC 6733 §7.1.5 5009, 5014 (ocs.diameter.validate)
 
     def _required_for(self, app_id: int, code: int) -> tuple[tuple[int, int, str], ...]:
         key = (app_id, code)

@@ -34,9 +34,9 @@ from auc import (
     resync,
     split_sqn,
 )
-from ocs.apps.s6a import ResyncFailed, UnknownUser
 from ocs.sealing import Sealer
 from ocs.store.redis_client import RedisStore
+from ocs.subscribers.errors import ResyncFailed, UnknownUser
 
 SQN_MAX = (1 << 48) - 1
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
 
-from ocs.apps.registry import Registry
+from ocs.apps.dispatch import Context, Dispatch, Handler
 from ocs.diameter import avp
 from ocs.diameter.capabilities import Application
 from ocs.diameter.codes import (
@@ -29,22 +28,22 @@ from ocs.diameter.message import Message
 CC_REQUEST_TYPE, CC_REQUEST_NUMBER = 416, 415
 
 
-def echo_registry(origin_host: str, origin_realm: str, delay: float = 0.0) -> Registry:
+def echo_dispatch(origin_host: str, origin_realm: str, delay: float = 0.0) -> Dispatch:
     fixed = [avp.utf8(ORIGIN_HOST, origin_host), avp.utf8(ORIGIN_REALM, origin_realm),
              avp.u32(AUTH_APPLICATION_ID, APP_CREDIT_CONTROL), avp.u32(RESULT_CODE, 2001)]
 
-    def answer_ccr(request: Message) -> Message:
+    def answer_ccr(request: Message, ctx: Context) -> Message:
         out = [a for a in request.avps if a.code in (SESSION_ID, CC_REQUEST_TYPE, CC_REQUEST_NUMBER)]
         return request.answer(out[:1] + fixed + out[1:])
 
-    async def answer_later(request: Message) -> Message:
+    async def answer_later(request: Message, ctx: Context) -> Message:
         await asyncio.sleep(delay)
-        return answer_ccr(request)
+        return answer_ccr(request, ctx)
 
-    handler: Callable[[Message], Message | Awaitable[Message]] = answer_later if delay else answer_ccr
-    registry = Registry()
-    registry.register(Application(APP_CREDIT_CONTROL), CMD_CREDIT_CONTROL, handler, "echo", "CCR")
-    return registry
+    handler: Handler = answer_later if delay else answer_ccr
+    dispatch = Dispatch(origin_host, origin_realm)
+    dispatch.register(Application(APP_CREDIT_CONTROL), CMD_CREDIT_CONTROL, handler, "echo", "CCR")
+    return dispatch
 
 
 def main(argv: list[str]) -> None:
@@ -56,9 +55,9 @@ def main(argv: list[str]) -> None:
 
     config = load_config(argv[argv.index("-c") + 1])
     configure_logging(config.log.level, config.log.format)
-    registry = echo_registry(config.node.origin_host, config.node.origin_realm,
+    dispatch = echo_dispatch(config.node.origin_host, config.node.origin_realm,
                              float(os.environ.get("OCSD_ECHO_DELAY", "0")))
-    uvloop.run(Daemon(config, registry).run())
+    uvloop.run(Daemon(config, dispatch).run())
 
 
 if __name__ == "__main__":
