@@ -57,6 +57,8 @@ class DiameterPeerConfig:
     origin_host: str
     realm: str | None = None
     connect: str | None = None  # "host:port" to connect out to; None: the peer connects to us
+    relay: bool = False  # a relay (DRA): its requests may carry other Origin-Hosts/Realms than its CER's
+    applications: tuple[str, ...] | None = None  # names from APPLICATIONS it may use; None: any we serve
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,9 @@ class DiameterConfig:
     watchdog_interval: float = 30.0  # RFC 3539 Tw
     in_flight_limit: int = 1000
     request_timeout: float = 10.0
+    max_connections: int = 1024          # transport connections at once
+    max_pending_connections: int = 64    # inbound connections whose CER is not accepted yet
+    max_cer_size: int = 4096             # largest frame before the CER is accepted
     applications: tuple[str, ...] = ()
     dictionaries: str | None = None  # extra dictionary directory, besides the shipped one
     peers: tuple[DiameterPeerConfig, ...] = ()
@@ -76,11 +81,13 @@ class RedisConfig:
     key_prefix: str = "ocsd:"
     # Key layout for Redis Cluster: per-slot ledger streams and indexes (see ocs/store/redis_client.py).
     cluster: bool = False
+    timeout: float = 1.0  # seconds a Redis call may take before the request gets a transient answer
 
 
 @dataclass(frozen=True, slots=True)
 class PostgresConfig:
     dsn: str = "postgresql://postgres@127.0.0.1:5432/ocsd"
+    timeout: float = 2.0  # seconds a PostgreSQL call may take (connect, acquire, query) on the request path
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +188,9 @@ class _Table:
 
     def key(self, name: str) -> str:
         return f"{self._path}.{name}" if self._path else name
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values
 
     def _get(self, name: str, default: object) -> object:
         self._seen.add(name)
@@ -310,7 +320,13 @@ def _parse_peer(t: _Table) -> DiameterPeerConfig:
         origin_host=t.string("origin_host"),
         realm=t.optional_str("realm"),
         connect=t.optional_hostport("connect"),
+        relay=t.boolean("relay", False),
+        applications=(t.str_list("applications", (), each=lambda s: s in APPLICATIONS,
+                                 want="one of " + ", ".join(sorted(APPLICATIONS)))
+                      if "applications" in t else None),
     )
+    if peer.applications is not None and not peer.applications:
+        raise ConfigError(f"{t.key('applications')}: must name at least one application (or be left out)")
     t.finish()
     return peer
 
@@ -321,6 +337,9 @@ def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
     watchdog_interval = t.number("watchdog_interval", d.watchdog_interval, minimum=MIN_WATCHDOG_INTERVAL)
     in_flight_limit = t.integer("in_flight_limit", d.in_flight_limit, minimum=1)
     request_timeout = t.number("request_timeout", d.request_timeout, positive=True)
+    max_connections = t.integer("max_connections", d.max_connections, minimum=1)
+    max_pending_connections = t.integer("max_pending_connections", d.max_pending_connections, minimum=1)
+    max_cer_size = t.integer("max_cer_size", d.max_cer_size, minimum=256)
     applications = t.str_list("applications", d.applications, each=lambda s: s in APPLICATIONS,
                               want="one of " + ", ".join(sorted(APPLICATIONS)))
     if len(set(applications)) != len(applications):
@@ -340,7 +359,9 @@ def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
         peers.append(peer)
     t.finish()
     return DiameterConfig(listen=listen, watchdog_interval=watchdog_interval, in_flight_limit=in_flight_limit,
-                          request_timeout=request_timeout, applications=applications,
+                          request_timeout=request_timeout, max_connections=max_connections,
+                          max_pending_connections=max_pending_connections, max_cer_size=max_cer_size,
+                          applications=applications,
                           dictionaries=dictionaries, peers=tuple(peers))
 
 
@@ -350,7 +371,7 @@ def _parse_redis(t: _Table) -> RedisConfig:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"{t.key('url')}: must be a redis://, rediss:// or unix:// URL, got {url!r}")
     redis = RedisConfig(url=url, key_prefix=t.string("key_prefix", d.key_prefix, empty=True),
-                        cluster=t.boolean("cluster", d.cluster))
+                        cluster=t.boolean("cluster", d.cluster), timeout=t.number("timeout", d.timeout, positive=True))
     t.finish()
     return redis
 
@@ -359,8 +380,9 @@ def _parse_postgres(t: _Table) -> PostgresConfig:
     dsn = t.string("dsn", PostgresConfig().dsn)
     if not dsn.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{t.key('dsn')}: must be a postgresql:// URL, got {dsn!r}")
+    timeout = t.number("timeout", PostgresConfig().timeout, positive=True)
     t.finish()
-    return PostgresConfig(dsn=dsn)
+    return PostgresConfig(dsn=dsn, timeout=timeout)
 
 
 def _parse_admin(t: _Table) -> AdminConfig:

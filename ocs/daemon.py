@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import signal
 import time
 from collections.abc import Callable
@@ -13,27 +12,16 @@ import structlog
 
 from ocs import __version__
 from ocs.admin.server import start_admin
-from ocs.apps.registry import Registry
-from ocs.apps.s6a import (
-    APP_S6A,
-    CMD_AUTHENTICATION_INFORMATION,
-    CMD_PURGE_UE,
-    CMD_UPDATE_LOCATION,
-    TGPP,
-    Identity,
-    S6a,
-    make_clr,
-)
+from ocs.apps.dispatch import DiameterApplication, Dispatch
 from ocs.backends import Backends, open_backends
-from ocs.config import Config
-from ocs.diameter.capabilities import Application, LocalIdentity
+from ocs.config import Config, DiameterPeerConfig
+from ocs.diameter.capabilities import LocalIdentity
 from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dictionary
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
-from ocs.metrics import auc_vector_seconds, s6a_requests_total
-from ocs.services.auc import AucService
+from ocs.diameter.peers import APPLICATION_IDS
 from ocs.services.charging import ChargingService
 from ocs.services.housekeeping import Housekeeping
-from ocs.store.registrations import PgRegistrations
+from ocs.services.hss import s6a_application
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 
@@ -45,57 +33,28 @@ def split_hostport(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def s6a_application(config: Config, backends: Backends, server: Callable[[], DiameterServer | None]) -> S6a:
-    """The HSS (TS 29.272) over the AuC service and the PostgreSQL registrations."""
-    me = Identity(config.node.origin_host, config.node.origin_realm)
-    auc = AucService(backends.redis, backends.pool, backends.sealer, ind_bits=config.auc.ind_bits,
-                     seq_block=config.auc.seq_block)
-    sessions = itertools.count(1)
-
-    async def cancel(host: str, realm: str, imsi: str) -> None:
-        diameter = server()
-        if diameter is None or not diameter.node.is_open(host):
-            log.info("clr-skipped", peer=host, reason="peer not connected")
-            return
-        clr = make_clr(me, host, realm, imsi, f"{me.origin_host};{int(time.time())};{next(sessions)}")
-        try:
-            cla = await diameter.request(host, clr)
-        except (ConnectionError, TimeoutError) as e:
-            log.warning("clr-failed", peer=host, error=str(e))
-            return
-        log.info("clr-answered", peer=host, result=cla.find(268).u32 if cla.find(268) else None)  # type: ignore[union-attr]
-
-    def outcome(command: str, result: str) -> None:
-        s6a_requests_total.inc((command, result))
-
-    def cancel_later(host: str, realm: str, imsi: str) -> None:
-        task = asyncio.create_task(cancel(host, realm, imsi))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-
-    return S6a(me, auc, PgRegistrations(backends.pool),
-               allowed_plmns=frozenset(config.auc.home_plmns) | frozenset(config.auc.roaming_plmns),
-               max_vectors=config.auc.max_vectors, cancel=cancel_later, outcome=outcome,
-               vector_latency=lambda seconds: auc_vector_seconds.observe((), seconds))
+def peer_config(p: DiameterPeerConfig) -> PeerConfig:
+    """A `[[diameter.peers]]` entry as the node takes it (application names to ids)."""
+    return PeerConfig(p.origin_host, p.realm, split_hostport(p.connect) if p.connect else None, relay=p.relay,
+                      applications=(frozenset(APPLICATION_IDS[name] for name in p.applications)
+                                    if p.applications is not None else None))
 
 
-_background: set[asyncio.Task[None]] = set()
+# The applications by their name in `[diameter] applications`: one line each.
+APPLICATIONS: dict[str, Callable[[Config, Backends], DiameterApplication]] = {
+    "s6a": s6a_application,
+}
 
 
-def build_registry(config: Config, backends: Backends | None,
-                   server: Callable[[], DiameterServer | None] = lambda: None) -> Registry:
-    """Handlers of the applications the config enables."""
-    registry = Registry()
+def build_dispatch(config: Config, backends: Backends | None) -> Dispatch:
+    """The dispatch table of the applications the config enables."""
+    dispatch = Dispatch(config.node.origin_host, config.node.origin_realm)
     for name in config.diameter.applications:
-        if name == "s6a" and backends is not None:
-            s6a = s6a_application(config, backends, server)
-            app = Application(APP_S6A, TGPP)
-            registry.register(app, CMD_AUTHENTICATION_INFORMATION, s6a.air, "s6a", "AIR")
-            registry.register(app, CMD_UPDATE_LOCATION, s6a.ulr, "s6a", "ULR")
-            registry.register(app, CMD_PURGE_UE, s6a.pur, "s6a", "PUR")
-        else:
+        factory = APPLICATIONS.get(name)
+        if factory is None or backends is None:
             raise ValueError(f"diameter.applications: {name!r} is not available in this version")
-    return registry
+        dispatch.add(factory(config, backends))
+    return dispatch
 
 
 def load_dictionaries(config: Config) -> Dictionary:
@@ -108,7 +67,7 @@ def load_dictionaries(config: Config) -> Dictionary:
 @dataclass
 class Daemon:
     config: Config
-    registry: Registry | None = None  # None: built from the config's applications at start
+    dispatch: Dispatch | None = None  # None: built from the config's applications at start
     notifier: Notifier = field(default_factory=Notifier)
     diameter: DiameterServer | None = None
     admin: asyncio.Server | None = None
@@ -119,13 +78,13 @@ class Daemon:
 
     async def start(self) -> None:
         cfg = self.config
-        if self.registry is None:
+        if self.dispatch is None:
             # The ledger writer and housekeeping run whenever Redis and PostgreSQL are configured, whatever
             # applications are enabled (money moved by the CLI must reach PostgreSQL all the same).
             if cfg.diameter.applications or cfg.stores_configured:
                 self.backends = await open_backends(cfg, keys=bool(cfg.diameter.applications))
                 await self._start_housekeeping(self.backends)
-            self.registry = build_registry(cfg, self.backends, lambda: self.diameter)
+            self.dispatch = build_dispatch(cfg, self.backends)
         node = Node(
             LocalIdentity(
                 origin_host=cfg.node.origin_host,
@@ -134,17 +93,19 @@ class Daemon:
                 vendor_id=cfg.node.vendor_id,
                 product_name=cfg.node.product_name,
                 origin_state_id=int(time.time()),
-                applications=self.registry.applications,
+                applications=self.dispatch.applications,
             ),
-            [PeerConfig(p.origin_host, p.realm, split_hostport(p.connect) if p.connect else None)
-             for p in cfg.diameter.peers],
+            [peer_config(p) for p in cfg.diameter.peers],
             load_dictionaries(cfg),
-            self.registry.commands,
+            self.dispatch.commands,
             NodeSettings(watchdog_interval=cfg.diameter.watchdog_interval,
                          in_flight_limit=cfg.diameter.in_flight_limit,
-                         request_timeout=cfg.diameter.request_timeout),
+                         request_timeout=cfg.diameter.request_timeout,
+                         max_connections=cfg.diameter.max_connections,
+                         max_pending_connections=cfg.diameter.max_pending_connections,
+                         max_cer_size=cfg.diameter.max_cer_size),
         )
-        self.diameter = DiameterServer(node, self.registry)
+        self.diameter = DiameterServer(node, self.dispatch)
         for address in cfg.diameter.listen:
             host, port = split_hostport(address)
             server = await self.diameter.listen(host, port)
@@ -157,7 +118,7 @@ class Daemon:
         if self.notifier.watchdog_interval:
             self._watchdog_task = asyncio.create_task(self._ping(self.notifier.watchdog_interval))
         log.info("started", version=__version__, origin_host=cfg.node.origin_host,
-                 applications=sorted({r.app_name for r in self.registry}))
+                 applications=sorted({r.app_name for r in self.dispatch}))
 
     async def _start_housekeeping(self, backends: Backends) -> None:
         """The ledger writer, the reservation reaper and bundle expiry (ocs.services.housekeeping)."""

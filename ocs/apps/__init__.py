@@ -1,5 +1,5 @@
-"""Applications: glue from decoded requests to the store and back to answers."""
+"""Applications: decisions from typed requests to answers, and the one dispatch table they register in."""
 
-from ocs.apps.registry import Handler, Registry, Route
+from ocs.apps.dispatch import Context, DiameterApplication, Dispatch, Handler, Route
 
-__all__ = ["Handler", "Registry", "Route"]
+__all__ = ["Context", "DiameterApplication", "Dispatch", "Handler", "Route"]

@@ -1,54 +1,44 @@
 """S6a (3GPP TS 29.272, application 16777251): the HSS side of Authentication-Information, Update-Location and
 Purge-UE for an MME.
 
-Requests are parsed into small values (`parse_air`, ...) and answers built from values (`aia`, `ula`, ...):
-both are pure. `S6a` binds them to the AuC service and the subscriber registry; its handlers are what the
-daemon registers. Refusals follow TS 29.272 §5.2 and §7.4: Experimental-Result with vendor 10415, and the
-answer still carries Auth-Session-State (required in every S6a answer, §7.2).
+Requests are read by AVP name (`parse_air`, `parse_ulr`) and answers built by name (`aia` body, `ula` body, ...)
+from the shipped dictionaries (dictionaries/diameter/tgpp_s6a.toml): this module holds no AVP code. `S6a`
+binds the decisions to the AuC service and the subscriber registry. A refusal is a domain error
+(ocs.subscribers.errors) that the table in ocs.apps.errors turns into a result code, and `S6a.refuse` into an
+answer (TS 29.272 §5.2, §7.4): Experimental-Result with vendor 10415, and the answer still carries
+Auth-Session-State (required in every S6a answer, §7.2).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from ocs.diameter import avp
+from ocs.apps.dispatch import Context, Handler
+from ocs.diameter.answers import error_answer
 from ocs.diameter.avp import Avp
-from ocs.diameter.codes import (
-    AUTH_APPLICATION_ID,
-    AUTH_SESSION_STATE,
-    DIAMETER_SUCCESS,
-    ORIGIN_HOST,
-    ORIGIN_REALM,
-    SESSION_ID,
-    USER_NAME,
-    VENDOR_ID,
-    VENDOR_SPECIFIC_APPLICATION_ID,
-)
+from ocs.diameter.capabilities import Application
+from ocs.diameter.codes import DIAMETER_INVALID_AVP_LENGTH, DIAMETER_INVALID_AVP_VALUE, DIAMETER_SUCCESS
+from ocs.diameter.dictionary import Dictionary, default_dictionary
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
+from ocs.subscribers.errors import (
+    DomainError,
+    NoSubscription,
+    RatNotAllowed,
+    ResyncFailed,
+    RoamingNotAllowed,
+    StoreUnavailable,
+    UnknownUser,
+)
+from ocs.subscribers.identities import is_imsi
+from ocs.subscribers.profiles import ApnProfile, SubscriberProfile
 
 APP_S6A = 16777251
 TGPP = 10415
-CMD_UPDATE_LOCATION, CMD_CANCEL_LOCATION, CMD_AUTHENTICATION_INFORMATION, CMD_PURGE_UE = 316, 317, 318, 321
-
-# TS 29.272 §7.3 AVP codes (vendor 10415 unless noted)
-SUBSCRIPTION_DATA, ULR_FLAGS, ULA_FLAGS, VISITED_PLMN_ID = 1400, 1405, 1406, 1407
-REQ_EUTRAN_AUTH_INFO, REQ_UTRAN_GERAN_AUTH_INFO, NUMBER_OF_REQUESTED_VECTORS = 1408, 1409, 1410
-RE_SYNCHRONIZATION_INFO, AUTHENTICATION_INFO = 1411, 1413
-E_UTRAN_VECTOR, UTRAN_VECTOR, GERAN_VECTOR = 1414, 1415, 1416
-NETWORK_ACCESS_MODE, ITEM_NUMBER, CANCELLATION_TYPE = 1417, 1419, 1420
-CONTEXT_IDENTIFIER, SUBSCRIBER_STATUS = 1423, 1424
-OPERATOR_DETERMINED_BARRING, ALL_APN_CONFIG_INC_IND, APN_CONFIGURATION_PROFILE = 1425, 1428, 1429
-APN_CONFIGURATION, EPS_SUBSCRIBED_QOS_PROFILE, AMBR, RAT_TYPE, PUA_FLAGS = 1430, 1431, 1435, 1032, 1442
-RAND, XRES, AUTN, KASME, KC, SRES, PDN_TYPE = 1447, 1448, 1449, 1450, 1453, 1454, 1456
-CONFIDENTIALITY_KEY, INTEGRITY_KEY, MSISDN = 625, 626, 701
-MAX_REQUESTED_BANDWIDTH_UL, MAX_REQUESTED_BANDWIDTH_DL = 516, 515
-QOS_CLASS_IDENTIFIER, ALLOCATION_RETENTION_PRIORITY = 1028, 1034
-PRIORITY_LEVEL, PRE_EMPTION_CAPABILITY, PRE_EMPTION_VULNERABILITY = 1046, 1047, 1048
-SERVICE_SELECTION = 493  # RFC 5778, vendor 0
 
 # TS 29.272 §7.4.3 permanent and §7.4.4 transient failures (Experimental-Result-Code, vendor 10415)
 DIAMETER_ERROR_USER_UNKNOWN = 5001
@@ -73,34 +63,34 @@ RAT_TYPE_EUTRAN = 1004  # TS 29.212 §5.3.31
 PDN_TYPES = {"ipv4": 0, "ipv6": 1, "ipv4v6": 2, "ipv4_or_ipv6": 3}  # §7.3.62
 MAX_VECTORS = 5
 
+# What an outcome is called in the s6a_requests_total metric
+_LABELS: dict[type[Exception], str] = {
+    UnknownUser: "user_unknown", ResyncFailed: "resync_failed", RoamingNotAllowed: "roaming_not_allowed",
+    NoSubscription: "unknown_eps_subscription", RatNotAllowed: "rat_not_allowed",
+    StoreUnavailable: "store_unavailable",
+}
 
-def _tgpp(code: int, value: bytes) -> Avp:
-    return avp.octets(code, value, TGPP)
 
-
-def _tgpp_u32(code: int, value: int) -> Avp:
-    return avp.u32(code, value, TGPP)
+def _d(dictionary: Dictionary | None) -> Dictionary:
+    """The dictionary as S6a writes AVPs (the M-bit of re-used AVPs, TS 29.272 Table 7.3.1/2)."""
+    return (dictionary if dictionary is not None else default_dictionary()).for_application(APP_S6A)
 
 
 # --- requests ------------------------------------------------------------------------------------------------
 
-def _imsi(req: Message) -> str:
-    a = req.find(USER_NAME)
-    if a is None:
-        raise DiameterError(5005, "User-Name missing", avp.utf8(USER_NAME, ""))
-    imsi = a.utf8
-    if not (imsi.isdigit() and 6 <= len(imsi) <= 15):  # TS 23.003 §2.2
-        raise DiameterError(5004, f"User-Name {imsi!r} is not an IMSI", a)
+def _imsi(r: Any) -> str:
+    imsi: str = r["User-Name"]
+    if not is_imsi(imsi):  # TS 23.003 §2.2
+        raise DiameterError(DIAMETER_INVALID_AVP_VALUE, f"User-Name {imsi!r} is not an IMSI", r.avp("User-Name"))
     return imsi
 
 
-def _plmn(req: Message) -> bytes:
-    a = req.find(VISITED_PLMN_ID, TGPP)
-    if a is None:
-        raise DiameterError(5005, "Visited-PLMN-Id missing", _tgpp(VISITED_PLMN_ID, b""))
-    if len(a.data) != 3:
-        raise DiameterError(5014, "Visited-PLMN-Id is 3 octets (TS 29.272 §7.3.9)", a)
-    return a.data
+def _plmn(r: Any) -> bytes:
+    plmn: bytes = r["Visited-PLMN-Id"]
+    if len(plmn) != 3:
+        raise DiameterError(DIAMETER_INVALID_AVP_LENGTH, "Visited-PLMN-Id is 3 octets (TS 29.272 §7.3.9)",
+                            r.avp("Visited-PLMN-Id"))
+    return plmn
 
 
 def plmn_digits(plmn: bytes) -> str:
@@ -121,22 +111,20 @@ class AuthRequest:
     resync_info: bytes | None  # RAND || AUTS (§7.3.15), from either request group
 
 
-def _requested(group: Avp | None, cap: int) -> tuple[int, bytes | None]:
+def _requested(group: Any, cap: int) -> tuple[int, bytes | None]:
     """(vectors asked for, capped; Re-Synchronization-Info or None) of one Requested-*-Authentication-Info."""
     if group is None:
         return 0, None
-    members = group.grouped  # decoded once for both lookups
-    n = avp.find(members, NUMBER_OF_REQUESTED_VECTORS, TGPP)
-    resync = avp.find(members, RE_SYNCHRONIZATION_INFO, TGPP)
-    return (min(n.u32, cap) if n is not None else 1), (resync.data if resync is not None else None)
+    return min(group.get("Number-Of-Requested-Vectors", 1), cap), group.get("Re-Synchronization-Info")
 
 
-def parse_air(req: Message, max_vectors: int = MAX_VECTORS) -> AuthRequest:
+def parse_air(req: Message, max_vectors: int = MAX_VECTORS, dictionary: Dictionary | None = None) -> AuthRequest:
     """TS 29.272 §7.2.5; §5.2.3.1.3: vectors of each kind only when that kind is requested."""
-    eutran, resync_e = _requested(req.find(REQ_EUTRAN_AUTH_INFO, TGPP), max_vectors)
-    utran, resync_u = _requested(req.find(REQ_UTRAN_GERAN_AUTH_INFO, TGPP), max_vectors)
+    r = _d(dictionary).read(req)
+    eutran, resync_e = _requested(r.get("Requested-EUTRAN-Authentication-Info"), max_vectors)
+    utran, resync_u = _requested(r.get("Requested-UTRAN-GERAN-Authentication-Info"), max_vectors)
     resync = resync_u if resync_u is not None else resync_e
-    return AuthRequest(_imsi(req), _plmn(req), eutran, utran, resync)
+    return AuthRequest(_imsi(r), _plmn(r), eutran, utran, resync)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,39 +137,14 @@ class LocationRequest:
     origin_realm: str
 
 
-def parse_ulr(req: Message) -> LocationRequest:
+def parse_ulr(req: Message, dictionary: Dictionary | None = None) -> LocationRequest:
     """TS 29.272 §7.2.3."""
-    flags = req.find(ULR_FLAGS, TGPP)
-    rat = req.find(RAT_TYPE, TGPP)
-    host, realm = req.find(ORIGIN_HOST), req.find(ORIGIN_REALM)
-    return LocationRequest(_imsi(req), _plmn(req), flags.u32 if flags is not None else 0,
-                           rat.u32 if rat is not None else None, host.utf8 if host else "", realm.utf8 if realm else "")
+    r = _d(dictionary).read(req)
+    return LocationRequest(_imsi(r), _plmn(r), r.get("ULR-Flags", 0), r.get("RAT-Type"), r.get("Origin-Host", ""),
+                           r.get("Origin-Realm", ""))
 
 
 # --- subscription data ------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class ApnProfile:
-    """An APN's EPS-Subscribed-QoS-Profile and PDN type (TS 29.272 §7.3.35, §7.3.37)."""
-    name: str
-    qci: int = 9
-    arp_priority: int = 8
-    preemption_capable: bool = False
-    preemption_vulnerable: bool = True
-    pdn_type: str = "ipv4v6"
-    ambr_ul: int | None = None  # bits/s; None: the subscriber's AMBR
-    ambr_dl: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriberProfile:
-    imsi: str
-    msisdn: str
-    status: str  # "active" | "barred"
-    apns: tuple[str, ...]
-    ambr_ul: int
-    ambr_dl: int
-
 
 def tbcd(digits: str) -> bytes:
     """TBCD string (TS 29.002 §17.7.8): two digits an octet, low nibble first, odd length padded with F."""
@@ -190,120 +153,112 @@ def tbcd(digits: str) -> bytes:
     return bytes(int(digits[i + 1], 16) << 4 | int(digits[i], 16) for i in range(0, len(digits), 2))
 
 
-def _ambr(ul: int, dl: int) -> Avp:
-    return avp.grouped(AMBR, [_tgpp_u32(MAX_REQUESTED_BANDWIDTH_UL, min(ul, 0xFFFFFFFF)),
-                              _tgpp_u32(MAX_REQUESTED_BANDWIDTH_DL, min(dl, 0xFFFFFFFF))], TGPP)
+def _ambr(ul: int, dl: int) -> dict[str, int]:
+    return {"Max-Requested-Bandwidth-UL": min(ul, 0xFFFFFFFF), "Max-Requested-Bandwidth-DL": min(dl, 0xFFFFFFFF)}
 
 
-def subscription_data(s: SubscriberProfile, apn_profiles: dict[str, ApnProfile]) -> Avp:
+def subscription_data(s: SubscriberProfile, apn_profiles: dict[str, ApnProfile],
+                      dictionary: Dictionary | None = None) -> Avp:
     """Subscription-Data (TS 29.272 §7.3.2) as open5gs's MME needs it: MSISDN, Subscriber-Status (with ODB when
     barred), Network-Access-Mode, AMBR, and the APN-Configuration-Profile whose first APN is the default."""
-    members = [_tgpp(MSISDN, tbcd(s.msisdn))]
+    data: dict[str, Any] = {"MSISDN": tbcd(s.msisdn)}
     if s.status == "barred":
-        members += [_tgpp_u32(SUBSCRIBER_STATUS, SUBSCRIBER_STATUS_ODB),
-                    _tgpp_u32(OPERATOR_DETERMINED_BARRING, ODB_ALL_PACKET_ORIENTED_SERVICES_BARRED)]
+        data["Subscriber-Status"] = SUBSCRIBER_STATUS_ODB
+        data["Operator-Determined-Barring"] = ODB_ALL_PACKET_ORIENTED_SERVICES_BARRED
     else:
-        members.append(_tgpp_u32(SUBSCRIBER_STATUS, SUBSCRIBER_STATUS_SERVICE_GRANTED))
-    members += [_tgpp_u32(NETWORK_ACCESS_MODE, NETWORK_ACCESS_MODE_ONLY_PACKET), _ambr(s.ambr_ul, s.ambr_dl)]
+        data["Subscriber-Status"] = SUBSCRIBER_STATUS_SERVICE_GRANTED
+    data["Network-Access-Mode"] = NETWORK_ACCESS_MODE_ONLY_PACKET
+    data["AMBR"] = _ambr(s.ambr_ul, s.ambr_dl)
     configs = []
     for i, name in enumerate(s.apns, start=1):
         p = apn_profiles.get(name) or ApnProfile(name)
-        arp = avp.grouped(ALLOCATION_RETENTION_PRIORITY, [
-            _tgpp_u32(PRIORITY_LEVEL, p.arp_priority),
-            _tgpp_u32(PRE_EMPTION_CAPABILITY, 0 if p.preemption_capable else 1),  # §7.3.41: 0 = ENABLED
-            _tgpp_u32(PRE_EMPTION_VULNERABILITY, 0 if p.preemption_vulnerable else 1)], TGPP)
-        configs.append(avp.grouped(APN_CONFIGURATION, [
-            _tgpp_u32(CONTEXT_IDENTIFIER, i),
-            _tgpp_u32(PDN_TYPE, PDN_TYPES[p.pdn_type]),
-            avp.utf8(SERVICE_SELECTION, name),
-            avp.grouped(EPS_SUBSCRIBED_QOS_PROFILE, [_tgpp_u32(QOS_CLASS_IDENTIFIER, p.qci), arp], TGPP),
-            _ambr(p.ambr_ul if p.ambr_ul is not None else s.ambr_ul,
-                  p.ambr_dl if p.ambr_dl is not None else s.ambr_dl),
-        ], TGPP))
+        configs.append({
+            "Context-Identifier": i,
+            "PDN-Type": PDN_TYPES[p.pdn_type],
+            "Service-Selection": name,
+            "EPS-Subscribed-QoS-Profile": {
+                "QoS-Class-Identifier": p.qci,
+                "Allocation-Retention-Priority": {
+                    "Priority-Level": p.arp_priority,
+                    "Pre-emption-Capability": 0 if p.preemption_capable else 1,  # §7.3.41: 0 = ENABLED
+                    "Pre-emption-Vulnerability": 0 if p.preemption_vulnerable else 1}},
+            "AMBR": _ambr(p.ambr_ul if p.ambr_ul is not None else s.ambr_ul,
+                          p.ambr_dl if p.ambr_dl is not None else s.ambr_dl),
+        })
     if configs:
-        members.append(avp.grouped(APN_CONFIGURATION_PROFILE, [
-            _tgpp_u32(CONTEXT_IDENTIFIER, 1),  # the default APN: the first of the subscriber's list
-            _tgpp_u32(ALL_APN_CONFIG_INC_IND, 0),  # All_APN_CONFIGURATIONS_INCLUDED
-            *configs], TGPP))
-    return avp.grouped(SUBSCRIPTION_DATA, members, TGPP)
+        data["APN-Configuration-Profile"] = {
+            "Context-Identifier": 1,  # the default APN: the first of the subscriber's list
+            "All-APN-Configurations-Included-Indicator": "ALL_APN_CONFIGURATIONS_INCLUDED",
+            "APN-Configuration": configs}
+    return _d(dictionary).build({"Subscription-Data": data})[0]
 
 
 # --- answers ---------------------------------------------------------------------------------------------------
-
-_VSAI = avp.grouped(VENDOR_SPECIFIC_APPLICATION_ID, [avp.u32(VENDOR_ID, TGPP), avp.u32(AUTH_APPLICATION_ID, APP_S6A)])
-_NO_STATE = avp.u32(AUTH_SESSION_STATE, NO_STATE_MAINTAINED)
-
 
 @dataclass(frozen=True, slots=True)
 class Identity:
     origin_host: str
     origin_realm: str
-    avps: tuple[Avp, Avp] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "avps", (avp.utf8(ORIGIN_HOST, self.origin_host),
-                                          avp.utf8(ORIGIN_REALM, self.origin_realm)))
 
 
-def answer(req: Message, me: Identity, result: Sequence[Avp], body: Iterable[Avp] = ()) -> Message:
+# TS 29.272 §7.2: every S6a message names the application vendor-specifically
+_VSAI = {"Vendor-Id": TGPP, "Auth-Application-Id": APP_S6A}
+
+
+def answer(req: Message, me: Identity, result: Sequence[Avp], body: Iterable[Avp] = (),
+           dictionary: Dictionary | None = None) -> Message:
     """An S6a answer: Session-Id, Vendor-Specific-Application-Id, the result, Auth-Session-State, Origin-*."""
-    session = req.find(SESSION_ID)
-    head = [session] if session is not None else []
-    return req.answer([*head, _VSAI, *result, _NO_STATE, *me.avps, *body])
+    d = _d(dictionary)
+    return d.answer(req, [
+        ("Session-Id", d.read(req).avp("Session-Id")), ("Vendor-Specific-Application-Id", _VSAI), *result,
+        ("Auth-Session-State", NO_STATE_MAINTAINED), ("Origin-Host", me.origin_host),
+        ("Origin-Realm", me.origin_realm), *body])
 
 
-def success() -> list[Avp]:
-    return [avp.u32(268, DIAMETER_SUCCESS)]
+def success(dictionary: Dictionary | None = None) -> list[Avp]:
+    return _d(dictionary).build({"Result-Code": DIAMETER_SUCCESS})
 
 
-def experimental(code: int) -> list[Avp]:
+def experimental(code: int, dictionary: Dictionary | None = None) -> list[Avp]:
     """Experimental-Result with vendor 3GPP (TS 29.272 §7.4.1)."""
-    return [avp.grouped(297, [avp.u32(VENDOR_ID, TGPP), avp.u32(298, code)])]
+    return _d(dictionary).build({"Experimental-Result": {"Vendor-Id": TGPP, "Experimental-Result-Code": code}})
 
 
 class VectorsLike(Protocol):
     @property
-    def eutran(self) -> Sequence[object]: ...
+    def eutran(self) -> Sequence[Any]: ...
 
     @property
-    def utran(self) -> Sequence[object]: ...
+    def utran(self) -> Sequence[Any]: ...
 
     @property
-    def geran(self) -> Sequence[object]: ...
+    def geran(self) -> Sequence[Any]: ...
 
 
-def authentication_info(v: VectorsLike) -> Avp:
+def authentication_info(v: VectorsLike, dictionary: Dictionary | None = None) -> Avp:
     """Authentication-Info (§7.3.17): E-UTRAN vectors (§7.3.18), UTRAN (§7.3.19), GERAN (§7.3.20), numbered."""
-    members = []
-    item = 0
-    for e in v.eutran:
-        item += 1
-        members.append(avp.grouped(E_UTRAN_VECTOR, [
-            _tgpp_u32(ITEM_NUMBER, item), _tgpp(RAND, e.rand), _tgpp(XRES, e.xres),  # type: ignore[attr-defined]
-            _tgpp(AUTN, e.autn), _tgpp(KASME, e.kasme)], TGPP))  # type: ignore[attr-defined]
-    for u in v.utran:
-        item += 1
-        members.append(avp.grouped(UTRAN_VECTOR, [
-            _tgpp_u32(ITEM_NUMBER, item), _tgpp(RAND, u.rand), _tgpp(XRES, u.xres),  # type: ignore[attr-defined]
-            _tgpp(AUTN, u.autn), _tgpp(CONFIDENTIALITY_KEY, u.ck),  # type: ignore[attr-defined]
-            _tgpp(INTEGRITY_KEY, u.ik)], TGPP))  # type: ignore[attr-defined]
-    for g in v.geran:
-        item += 1
-        members.append(avp.grouped(GERAN_VECTOR, [
-            _tgpp_u32(ITEM_NUMBER, item), _tgpp(RAND, g.rand), _tgpp(SRES, g.sres),  # type: ignore[attr-defined]
-            _tgpp(KC, g.kc)], TGPP))  # type: ignore[attr-defined]
-    return avp.grouped(AUTHENTICATION_INFO, members, TGPP)
+    items = itertools.count(1)
+    return _d(dictionary).build({"Authentication-Info": {
+        "E-UTRAN-Vector": [{"Item-Number": next(items), "RAND": e.rand, "XRES": e.xres, "AUTN": e.autn,
+                            "KASME": e.kasme} for e in v.eutran],
+        "UTRAN-Vector": [{"Item-Number": next(items), "RAND": u.rand, "XRES": u.xres, "AUTN": u.autn,
+                          "Confidentiality-Key": u.ck, "Integrity-Key": u.ik} for u in v.utran],
+        "GERAN-Vector": [{"Item-Number": next(items), "RAND": g.rand, "SRES": g.sres, "Kc": g.kc}
+                         for g in v.geran],
+    }})[0]
+
+
+def make_clr(me: Identity, host: str, realm: str, imsi: str, session_id: str,
+             dictionary: Dictionary | None = None) -> Message:
+    """Cancel-Location-Request to a previous MME (TS 29.272 §7.2.7), Cancellation-Type MME_UPDATE_PROCEDURE."""
+    d = _d(dictionary)
+    return d.request("Cancel-Location", APP_S6A, {
+        "Session-Id": session_id, "Vendor-Specific-Application-Id": _VSAI, "Auth-Session-State": NO_STATE_MAINTAINED,
+        "Origin-Host": me.origin_host, "Origin-Realm": me.origin_realm, "Destination-Host": host,
+        "Destination-Realm": realm, "User-Name": imsi, "Cancellation-Type": CANCELLATION_MME_UPDATE_PROCEDURE})
 
 
 # --- the application -----------------------------------------------------------------------------------------
-
-class UnknownUser(Exception):
-    """No subscriber with this IMSI (TS 29.272 §7.4.3 DIAMETER_ERROR_USER_UNKNOWN). Raised by an `Auc`."""
-
-
-class ResyncFailed(Exception):
-    """The AUTS of a resynchronisation request did not verify (TS 33.102 §6.3.5). Raised by an `Auc`."""
-
 
 class Auc(Protocol):
     async def vectors(self, imsi: str, serving_network: bytes, eutran: int = 1, utran: int = 0, geran: int = 0,
@@ -321,17 +276,23 @@ class Registrations(Protocol):
 
 
 Outcome = Callable[[str, str], None]  # (command, result label) for metrics
+Event = Callable[..., None]  # log(event, **fields), given by the daemon
+_COMMANDS = {"Authentication-Information": "AIR", "Update-Location": "ULR", "Purge-UE": "PUR"}
 
 
 class S6a:
-    """The S6a handlers. `is_allowed(plmn digits)` decides roaming; `cancel(host, realm, imsi)` sends a CLR to a
-    previous MME (fire and forget) when one is known."""
+    """The S6a handlers. `spawn(awaitable)` runs a CLR to a previous MME in the background (fire and forget);
+    `log(event, **fields)` reports what happened to it."""
+
+    name = "s6a"
+    application = Application(APP_S6A, TGPP)
 
     def __init__(self, me: Identity, auc: Auc, registrations: Registrations, *,
                  allowed_plmns: frozenset[str] = frozenset(), apn_profiles: dict[str, ApnProfile] | None = None,
                  max_vectors: int = MAX_VECTORS, utran_as_geran: bool = False,
-                 cancel: Callable[[str, str, str], Awaitable[None] | None] | None = None,
-                 outcome: Outcome | None = None, vector_latency: Callable[[float], None] | None = None) -> None:
+                 spawn: Callable[[Awaitable[None]], None] | None = None, log: Event | None = None,
+                 outcome: Outcome | None = None, vector_latency: Callable[[float], None] | None = None,
+                 dictionary: Dictionary | None = None) -> None:
         self.me = me
         self.auc = auc
         self.registrations = registrations
@@ -339,80 +300,94 @@ class S6a:
         self.apn_profiles = apn_profiles or {}
         self.max_vectors = max_vectors
         self.utran_as_geran = utran_as_geran
-        self.cancel = cancel
+        self.spawn = spawn
+        self.log: Event = log or (lambda event, **fields: None)
         self.outcome = outcome or (lambda command, result: None)
         self.vector_latency = vector_latency
+        self.d = _d(dictionary)
+        self._commands = {self.d.command_named(n, APP_S6A).code: label for n, label in _COMMANDS.items()}
+        self._sessions = itertools.count(1)
+
+    def routes(self) -> list[tuple[int, str, Handler]]:
+        handlers = {"AIR": self.air, "ULR": self.ulr, "PUR": self.pur}
+        return [(code, label, handlers[label]) for code, label in self._commands.items()]
+
+    def refuse(self, request: Message, error: DiameterError, cause: Exception | None) -> Message:
+        """TS 29.272 §7.4: a vendor result is an S6a answer with Experimental-Result (no E bit, RFC 6733 §7.1);
+        a base protocol error is the base error answer (RFC 6733 §7.2)."""
+        if isinstance(cause, DomainError):
+            self.outcome(self._commands.get(request.command_code, "?"), _LABELS.get(type(cause), "error"))
+        if error.vendor_id:
+            return answer(request, self.me, experimental(error.result_code, self.d), dictionary=self.d)
+        return error_answer(request, self.me.origin_host, self.me.origin_realm, error)
 
     def _roaming_refused(self, plmn: bytes) -> bool:
         """TS 29.272 §5.2.1.1.3 / §5.2.3.1.3: a PLMN outside the home and roaming lists is refused."""
         return bool(self.allowed_plmns) and plmn_digits(plmn) not in self.allowed_plmns
 
-    def _refuse(self, req: Message, command: str, code: int, label: str) -> Message:
-        self.outcome(command, label)
-        return answer(req, self.me, experimental(code))
+    def _answer(self, req: Message, body: Iterable[Avp] = ()) -> Message:
+        return answer(req, self.me, success(self.d), body, self.d)
 
-    async def air(self, req: Message) -> Message:
+    async def air(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.3.1.3 detailed behaviour of the HSS for Authentication Information."""
-        r = parse_air(req, self.max_vectors)
+        r = parse_air(req, self.max_vectors, self.d)
         if self._roaming_refused(r.plmn):
-            return self._refuse(req, "AIR", DIAMETER_ERROR_ROAMING_NOT_ALLOWED, "roaming_not_allowed")
+            raise RoamingNotAllowed(plmn_digits(r.plmn))
         eutran = r.eutran if r.eutran or r.utran else 1
         utran, geran = (0, r.utran) if self.utran_as_geran else (r.utran, 0)
         started = time.perf_counter()
-        try:
-            v = await self.auc.vectors(r.imsi, r.plmn, eutran, utran, geran, r.resync_info)
-        except UnknownUser:
-            return self._refuse(req, "AIR", DIAMETER_ERROR_USER_UNKNOWN, "user_unknown")
-        except ResyncFailed:
-            # §5.2.3.1.3: when no vectors can be returned, DIAMETER_AUTHENTICATION_DATA_UNAVAILABLE
-            return self._refuse(req, "AIR", DIAMETER_AUTHENTICATION_DATA_UNAVAILABLE, "resync_failed")
+        # UnknownUser; ResyncFailed: §5.2.3.1.3, no vectors can be returned (the error table gives 4181)
+        v = await self.auc.vectors(r.imsi, r.plmn, eutran, utran, geran, r.resync_info)
         if self.vector_latency is not None:
             self.vector_latency(time.perf_counter() - started)
         self.outcome("AIR", "resync" if r.resync_info is not None else "success")
-        return answer(req, self.me, success(), [authentication_info(v)])
+        return self._answer(req, [authentication_info(v, self.d)])
 
-    async def ulr(self, req: Message) -> Message:
+    async def ulr(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.1.1.3 detailed behaviour of the HSS for Update Location."""
-        r = parse_ulr(req)
+        r = parse_ulr(req, self.d)
         profile = await self.registrations.profile(r.imsi)
         if profile is None:
-            return self._refuse(req, "ULR", DIAMETER_ERROR_USER_UNKNOWN, "user_unknown")
+            raise UnknownUser(r.imsi)
         if not profile.apns:  # no EPS subscription data
-            return self._refuse(req, "ULR", DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION, "unknown_eps_subscription")
+            raise NoSubscription(r.imsi)
         if self._roaming_refused(r.plmn):
-            return self._refuse(req, "ULR", DIAMETER_ERROR_ROAMING_NOT_ALLOWED, "roaming_not_allowed")
+            raise RoamingNotAllowed(plmn_digits(r.plmn))
         if r.rat_type is not None and r.rat_type != RAT_TYPE_EUTRAN and r.flags & ULR_S6A_S6D_INDICATOR:
-            return self._refuse(req, "ULR", DIAMETER_ERROR_RAT_NOT_ALLOWED, "rat_not_allowed")
+            raise RatNotAllowed(str(r.rat_type))
         previous = await self.registrations.register(r.imsi, r.origin_host, r.origin_realm)
-        if previous is not None and self.cancel is not None:
+        if previous is not None and ctx is not None and self.spawn is not None:
             # §5.2.1.1.3: a new MME registers; the HSS cancels the location at the old one (CLR, §5.2.1.2)
-            pending = self.cancel(previous[0], previous[1], r.imsi)
-            if pending is not None:
-                await pending
-        body = [_tgpp_u32(ULA_FLAGS, ULA_SEPARATION_INDICATION)]
+            self.spawn(self._cancel(ctx, previous[0], previous[1], r.imsi))
+        body = self.d.build({"ULA-Flags": ULA_SEPARATION_INDICATION})
         if not r.flags & ULR_SKIP_SUBSCRIBER_DATA:  # §7.3.7 bit 2: the MME already has the data
-            body.append(subscription_data(profile, self.apn_profiles))
+            body.append(subscription_data(profile, self.apn_profiles, self.d))
         self.outcome("ULR", "success")
-        return answer(req, self.me, success(), body)
+        return self._answer(req, body)
 
-    async def pur(self, req: Message) -> Message:
+    async def _cancel(self, ctx: Context, host: str, realm: str, imsi: str) -> None:
+        clr = make_clr(self.me, host, realm, imsi,
+                       f"{self.me.origin_host};{int(time.time())};{next(self._sessions)}", self.d)
+        try:
+            cla = await ctx.request(clr, to=host)
+        except ConnectionError:
+            self.log("clr-skipped", peer=host, reason="peer not connected")
+            return
+        except TimeoutError as e:
+            self.log("clr-failed", peer=host, error=str(e))
+            return
+        self.log("clr-answered", peer=host, result=self.d.read(cla).get("Result-Code"))
+
+    async def pur(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.1.3.3 detailed behaviour of the HSS for Purge UE."""
-        imsi = _imsi(req)
-        host = req.find(ORIGIN_HOST)
-        purged = await self.registrations.purge(imsi, host.utf8 if host else "")
+        r = self.d.read(req)
+        imsi = _imsi(r)
+        purged = await self.registrations.purge(imsi, r.get("Origin-Host", ""))
         if purged is None:
-            return self._refuse(req, "PUR", DIAMETER_ERROR_USER_UNKNOWN, "user_unknown")
+            raise UnknownUser(imsi)
         # §5.2.1.3.3: Freeze M-TMSI when the purging MME is the one registered
-        body = [_tgpp_u32(PUA_FLAGS, PUA_FREEZE_M_TMSI if purged else 0)]
         self.outcome("PUR", "success")
-        return answer(req, self.me, success(), body)
-
-
-def make_clr(me: Identity, host: str, realm: str, imsi: str, session_id: str) -> Message:
-    """Cancel-Location-Request to a previous MME (TS 29.272 §7.2.7), Cancellation-Type MME_UPDATE_PROCEDURE."""
-    return Message(CMD_CANCEL_LOCATION, APP_S6A, 0xC0, 0, 0, [
-        avp.utf8(SESSION_ID, session_id), _VSAI, _NO_STATE, *me.avps, avp.utf8(293, host), avp.utf8(283, realm),
-        avp.utf8(USER_NAME, imsi), _tgpp_u32(CANCELLATION_TYPE, CANCELLATION_MME_UPDATE_PROCEDURE)])
+        return self._answer(req, self.d.build({"PUA-Flags": PUA_FREEZE_M_TMSI if purged else 0}))
 
 
 __all__ = [

@@ -22,6 +22,11 @@ File format (one file per specification; see dictionaries/diameter/base.toml)::
     application = 0
     request = ["Origin-Host", ...]     # AVPs a request must carry ({...} in the CCF)
     answer = [...]
+    single = [...]                     # AVPs a request carries at most once (5009, RFC 6733 §7.1.5)
+
+A file may also list `single = [...]` at the top (AVPs at most once in every request: the base protocol's
+Session-Id, Origin-Host, ...) and `[applications.<id>] mandatory = [...]` (re-used AVPs an application sends
+with the M bit, whatever their defining specification says).
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
 from ocs.diameter import avp as avps_
+from ocs.diameter import typed
 from ocs.diameter.avp import Avp
-from ocs.diameter.codes import AVP_MANDATORY, AVP_PROTECTED, AVP_VENDOR
+from ocs.diameter.codes import AVP_MANDATORY, AVP_PROTECTED, AVP_VENDOR, FLAG_PROXIABLE, FLAG_REQUEST
+from ocs.diameter.message import Message
 
 # RFC 6733 §4.2 basic and §4.3 derived AVP data formats, plus the ones later applications define:
 # IPFilterRule (§4.3.1), QoSFilterRule (RFC 7155 §4.1.1 / RFC 4006).
@@ -70,72 +77,20 @@ class AvpDef:
                 | (AVP_PROTECTED if self.protected else 0))
 
     def value(self, a: Avp) -> Value:
-        """The typed value of `a`, read by this definition's type (raises DiameterError when malformed)."""
-        t = self.type
-        if t == "Unsigned32":
-            return a.u32
-        if t in ("Integer32", "Enumerated"):
-            return a.i32
-        if t == "Unsigned64":
-            return a.u64
-        if t == "Integer64":
-            return a.i64
-        if t in STRING_TYPES:
-            return a.utf8
-        if t == "Address":
-            return a.address
-        if t == "Time":
-            return a.time
-        if t == "Float32":
-            return a.f32
-        if t == "Float64":
-            return a.f64
-        return a.data  # OctetString; Grouped is walked by Dictionary.tree
+        """The typed value of `a`, read by this definition's type (raises DiameterError when malformed); the
+        raw payload of a Grouped AVP (Dictionary.tree walks its members)."""
+        read = typed.Spec(self).read
+        return a.data if read is None else read(a)  # type: ignore[no-any-return]
 
     def make(self, value: object) -> Avp:
-        """An AVP of this definition holding `value` (a name of `enum` is accepted for Enumerated)."""
-        t, code, vendor, m = self.type, self.code, self.vendor_id, self.mandatory
-        if t == "Enumerated" and isinstance(value, str):
-            value = self.enum[value]
-        if t == "Grouped":
-            if not isinstance(value, Iterable) or isinstance(value, (bytes, str)):
-                raise TypeError(f"{self.name}: a Grouped value is a list of AVPs")
-            made = avps_.grouped(code, value, vendor, m)
-        elif t == "Unsigned32":
-            made = avps_.u32(code, _int(value), vendor, m)
-        elif t in ("Integer32", "Enumerated"):
-            made = avps_.i32(code, _int(value), vendor, m)
-        elif t == "Unsigned64":
-            made = avps_.u64(code, _int(value), vendor, m)
-        elif t == "Integer64":
-            made = avps_.i64(code, _int(value), vendor, m)
-        elif t in STRING_TYPES:
-            if not isinstance(value, str):
-                raise TypeError(f"{self.name}: {t} takes a str")
-            made = avps_.utf8(code, value, vendor, m)
-        elif t == "Address":
-            if not isinstance(value, (str, ipaddress.IPv4Address, ipaddress.IPv6Address)):
-                raise TypeError(f"{self.name}: Address takes an IP address")
-            made = avps_.address(code, value, vendor, m)
-        elif t == "Time":
-            made = avps_.time(code, _int(value), vendor, m)
-        elif t == "Float32":
-            made = avps_.f32(code, float(value), vendor, m)  # type: ignore[arg-type]
-        elif t == "Float64":
-            made = avps_.f64(code, float(value), vendor, m)  # type: ignore[arg-type]
-        else:
-            if not isinstance(value, (bytes, bytearray)):
-                raise TypeError(f"{self.name}: OctetString takes bytes")
-            made = avps_.octets(code, bytes(value), vendor, m)
-        if self.protected:
-            return Avp(made.code, made.flags | AVP_PROTECTED, made.vendor_id, made.data)
-        return made
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"an integer is needed, not {value!r}")
-    return value
+        """An AVP of this definition holding `value` (a name of `enum` is accepted for Enumerated; a Grouped
+        value is a list of AVPs or a mapping of member values)."""
+        s = typed.Spec(self)
+        if s.write is not None:
+            return Avp(self.code, self.flags, self.vendor_id, s.write(value))
+        if isinstance(value, Iterable) and not isinstance(value, (bytes, str, Mapping)):
+            return Avp(self.code, self.flags, self.vendor_id, avps_.encode_avps(value))  # type: ignore[arg-type]
+        raise TypeError(f"{self.name}: a Grouped value is a list of AVPs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +100,7 @@ class CommandDef:
     name: str
     request_required: tuple[str, ...] = ()
     answer_required: tuple[str, ...] = ()
+    request_single: tuple[str, ...] = ()  # AVPs a request carries at most once (CCF without *; RFC 6733 §3.2)
 
 
 class Dictionary:
@@ -154,6 +110,11 @@ class Dictionary:
         self._by_code: dict[tuple[int, int], AvpDef] = {}
         self._by_name: dict[str, AvpDef] = {}
         self._commands: dict[tuple[int, int], CommandDef] = {}
+        self._specs: dict[str, typed.Spec] = {}  # typed.spec: read/write plans by AVP name
+        self.rules: dict[tuple[int, int], object] = {}  # validate.check_request: compiled rules by command
+        self.app_mandatory: dict[int, frozenset[str]] = {}  # re-used AVPs an application sends with M set
+        self.single: frozenset[str] = frozenset()  # AVPs at most once in every request (top-level `single`)
+        self._views: dict[int, Dictionary] = {}
         for d in avps:
             self.add_avp(d)
         for c in commands:
@@ -162,9 +123,12 @@ class Dictionary:
     def add_avp(self, d: AvpDef) -> None:
         self._by_code[(d.code, d.vendor_id)] = d
         self._by_name[d.name] = d
+        self._specs.clear()
+        self.rules.clear()
 
     def add_command(self, c: CommandDef) -> None:
         self._commands[(c.code, c.application_id)] = c
+        self.rules.clear()
 
     # --- lookups -------------------------------------------------------------------------------------------
     def find(self, code: int, vendor_id: int = 0) -> AvpDef | None:
@@ -187,6 +151,46 @@ class Dictionary:
 
     def __len__(self) -> int:
         return len(self._by_code)
+
+    def for_application(self, application_id: int) -> Dictionary:
+        """This dictionary as `application_id` writes AVPs: those it re-uses from another specification with
+        the M-bit it sets (e.g. TS 29.272 Table 7.3.1/2: the M-bit of a re-used AVP overrides the defining
+        specification's), from `[applications.<id>] mandatory = [...]` in the dictionary files."""
+        names = self.app_mandatory.get(application_id)
+        if not names:
+            return self
+        view = self._views.get(application_id)
+        if view is None:
+            view = Dictionary([replace(d, mandatory=True) if d.name in names else d for d in self.avps()],
+                              self.commands())
+            view.app_mandatory, view.single = self.app_mandatory, self.single
+            self._views[application_id] = view
+        return view
+
+    def command_named(self, name: str, application_id: int) -> CommandDef:
+        for c in self._commands.values():
+            if c.name == name and c.application_id == application_id:
+                return c
+        raise KeyError(f"no command {name!r} of application {application_id} in the dictionary")
+
+    # --- typed messages (ocs.diameter.typed) ---------------------------------------------------------------
+    def read(self, message: Message | Iterable[Avp]) -> typed.Group:
+        """The AVPs of a message (or a list of AVPs) read by name: `d.read(air)["User-Name"]`."""
+        avps = message.avps if isinstance(message, Message) else list(message)
+        return typed.Group(self, avps)
+
+    def build(self, values: typed.Values) -> list[Avp]:
+        """AVPs from values by name: `d.build({"Result-Code": 2001, "Origin-Host": "hss.example"})`."""
+        return typed.build(self, values)
+
+    def answer(self, request: Message, values: typed.Values, *, error: bool = False) -> Message:
+        """The answer to `request` (RFC 6733 §6.2 header rules) with AVPs built from `values`, in order."""
+        return request.answer(typed.build(self, values), error=error)
+
+    def request(self, command: str, application_id: int, values: typed.Values) -> Message:
+        """A request of ours, R and P set (RFC 6733 §3); the node fills in the identifiers."""
+        c = self.command_named(command, application_id)
+        return Message(c.code, c.application_id, FLAG_REQUEST | FLAG_PROXIABLE, 0, 0, typed.build(self, values))
 
     # --- building and reading ------------------------------------------------------------------------------
     def make(self, name: str, value: object) -> Avp:
@@ -264,16 +268,17 @@ def parse_file(data: Mapping[str, object], where: str) -> tuple[list[AvpDef], li
         here = f"{where}: commands.{name}"
         if not isinstance(spec, dict):
             raise DictionaryError(f"{here}: a table is needed")
-        extra = set(spec) - {"code", "application", "request", "answer"}
+        extra = set(spec) - {"code", "application", "request", "answer", "single"}
         if extra:
             raise DictionaryError(f"{here}: unknown keys {sorted(extra)}")
         code, app = spec.get("code"), spec.get("application", 0)
         if not isinstance(code, int) or not isinstance(app, int):
             raise DictionaryError(f"{here}: code and application are integers")
-        request, answer = spec.get("request", []), spec.get("answer", [])
-        if not isinstance(request, list) or not isinstance(answer, list):
-            raise DictionaryError(f"{here}: request and answer are lists of AVP names")
-        commands.append(CommandDef(code, app, name, tuple(map(str, request)), tuple(map(str, answer))))
+        request, answer, single = spec.get("request", []), spec.get("answer", []), spec.get("single", [])
+        if not isinstance(request, list) or not isinstance(answer, list) or not isinstance(single, list):
+            raise DictionaryError(f"{here}: request, answer and single are lists of AVP names")
+        commands.append(CommandDef(code, app, name, tuple(map(str, request)), tuple(map(str, answer)),
+                                   tuple(map(str, single))))
     return avps, commands
 
 
@@ -292,6 +297,12 @@ def load_dictionary(paths: Iterable[str | Path]) -> Dictionary:
             except (OSError, tomllib.TOMLDecodeError) as e:
                 raise DictionaryError(f"{f}: {e}") from None
             avps, commands = parse_file(data, str(f))
+            single = data.get("single", [])
+            if not isinstance(single, list) or not all(isinstance(n, str) for n in single):
+                raise DictionaryError(f"{f}: single is a list of AVP names")
+            d.single |= frozenset(single)
+            for app, names in _application_rules(data, str(f)).items():
+                d.app_mandatory[app] = d.app_mandatory.get(app, frozenset()) | names
             for a in avps:
                 d.add_avp(a)
             for c in commands:
@@ -300,14 +311,33 @@ def load_dictionary(paths: Iterable[str | Path]) -> Dictionary:
     return d
 
 
+def _application_rules(data: Mapping[str, object], where: str) -> dict[int, frozenset[str]]:
+    """`[applications.<id>] mandatory = [names]`: re-used AVPs that application sends with the M-bit set."""
+    raw = data.get("applications", {})
+    if not isinstance(raw, dict):
+        raise DictionaryError(f"{where}: [applications] is a table")
+    out: dict[int, frozenset[str]] = {}
+    for app, spec in raw.items():
+        names = spec.get("mandatory", []) if isinstance(spec, dict) else None
+        if not str(app).isdigit() or not isinstance(names, list) or set(spec) - {"mandatory"}:
+            raise DictionaryError(f"{where}: applications.{app}: an application id with mandatory = [names]")
+        out[int(app)] = frozenset(map(str, names))
+    return out
+
+
 def _check_references(d: Dictionary) -> None:
     names = {a.name for a in d.avps()}
+    for app, mandatory in d.app_mandatory.items():
+        for n in mandatory - names:
+            raise DictionaryError(f"applications.{app}: {n!r} is not defined")
+    for n in d.single - names:
+        raise DictionaryError(f"single: {n!r} is not defined")
     for a in d.avps():
         for m in a.members:
             if m not in names:
                 raise DictionaryError(f"avps.{a.name}: member {m!r} is not defined")
     for c in d.commands():
-        for n in (*c.request_required, *c.answer_required):
+        for n in (*c.request_required, *c.answer_required, *c.request_single):
             if n not in names:
                 raise DictionaryError(f"commands.{c.name}: {n!r} is not defined")
 

@@ -37,9 +37,9 @@ from auc import (
     resync,
     split_sqn,
 )
-from ocs.apps.s6a import ResyncFailed, UnknownUser
 from ocs.sealing import KeyMismatch, Sealer, sealed_by
 from ocs.store.redis_client import RedisStore
+from ocs.subscribers.errors import ResyncFailed, UnknownUser
 
 SQN_MAX = (1 << 48) - 1
 

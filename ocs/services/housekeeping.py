@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import asyncpg
 import redis.exceptions
 import structlog
 
@@ -33,8 +34,10 @@ from ocs.store.redis_client import ReplyError
 log = structlog.get_logger("ocs.housekeeping")
 
 # An unreachable or failing store: the job waits and tries again (OSError covers the ConnectionError the
-# pipelined Redis client raises; ReplyError covers e.g. LOADING while a restarted Redis reads its AOF).
-STORE_ERRORS: tuple[type[BaseException], ...] = (*PG_ERRORS, redis.exceptions.RedisError, ReplyError)
+# pipelined Redis client raises; ReplyError covers e.g. LOADING while a restarted Redis reads its AOF;
+# InternalClientError is asyncpg's "cannot switch to state" on a connection whose server process was ended).
+STORE_ERRORS: tuple[type[BaseException], ...] = (*PG_ERRORS, asyncpg.exceptions.InternalClientError,
+                                                 redis.exceptions.RedisError, ReplyError)
 
 
 @dataclass
@@ -97,10 +100,11 @@ class Housekeeping:
                 if failed == 1:  # once per outage; the recovery line carries the count
                     log.warning("housekeeping-failed", job=name, error=str(e) or type(e).__name__,
                                 error_type=type(e).__name__, retry_in=self.backoff(failed))
-            except Exception:
+            except Exception as e:
                 failed += 1
                 self._failed(name, failed)
-                log.exception("housekeeping-bug", job=name, retry_in=self.backoff(failed))
+                log.exception("housekeeping-bug", job=name, error_type=type(e).__name__, error=str(e),
+                              retry_in=self.backoff(failed))
             else:
                 housekeeping_runs_total.labels(name, "ok").inc()
                 if failed:

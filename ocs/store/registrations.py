@@ -1,13 +1,13 @@
 """S6a registration state in PostgreSQL: the subscriber profile an MME is sent, the serving MME, purges.
 
-Implements `ocs.apps.s6a.Registrations` (TS 29.272 §5.2.1.1 Update Location, §5.2.1.3 Purge UE).
+Implements the S6a `Registrations` protocol (ocs.apps.s6a) (TS 29.272 §5.2.1.1 Update Location, §5.2.1.3 Purge UE).
 """
 
 from __future__ import annotations
 
 import asyncpg
 
-from ocs.apps.s6a import SubscriberProfile
+from ocs.subscribers.profiles import SubscriberProfile
 
 
 class PgRegistrations:

@@ -1,14 +1,13 @@
 """Diameter over TCP (RFC 6733 §2.1): sockets and one timer around the sans-IO `Node`.
 
 Every socket event is handed to the node with `loop.time()`; its effects are carried out right away; the one
-timer is re-armed at the node's next deadline. Requests go to the registry's handlers: a plain function answers
-within the same turn, a coroutine gets a task.
+timer is re-armed at the node's next deadline. Requests go to `ocs.apps.dispatch`: a plain handler answers
+within the same turn, an awaitable one gets a task here (the only asyncio in the request path).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import cast
@@ -16,10 +15,8 @@ from typing import cast
 import structlog
 
 from ocs import metrics
-from ocs.apps.registry import Registry, Route
-from ocs.diameter.answers import error_answer
-from ocs.diameter.codes import DIAMETER_UNABLE_TO_COMPLY, RESULT_CODE
-from ocs.diameter.errors import DiameterError
+from ocs.apps.dispatch import Context, Dispatch, Route
+from ocs.diameter.codes import RESULT_CODE
 from ocs.diameter.message import Message
 from ocs.diameter.node import (
     AnswerReceived,
@@ -66,9 +63,11 @@ class _Protocol(asyncio.Protocol):
 
 
 class DiameterServer:
-    def __init__(self, node: Node, registry: Registry) -> None:
+    def __init__(self, node: Node, dispatch: Dispatch) -> None:
         self.node = node
-        self.registry = registry
+        self.dispatch = dispatch
+        if dispatch.report is None:
+            dispatch.report = _report
         self.loop = asyncio.get_running_loop()
         self.transports: dict[int, asyncio.Transport] = {}
         self.servers: list[asyncio.Server] = []
@@ -89,15 +88,13 @@ class DiameterServer:
         self.node.start(self.loop.time())
         self.flush()
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop listening, let in-flight requests finish, DPR every peer and wait for the DPAs."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop listening; the node sends each peer its DPR once the requests it sent are answered (RFC 6733
+        §5.4), and we wait for the DPAs (at most the node's drain and DPA timeouts, or `grace`)."""
         for server in self.servers:
             server.close()
-        deadline = self.loop.time() + grace
-        while self.node.in_flight and self.loop.time() < deadline:
-            await asyncio.wait(self.tasks, timeout=max(0.0, deadline - self.loop.time())) if self.tasks else None
-            if not self.tasks:
-                break
+        settings = self.node.settings
+        deadline = self.loop.time() + (grace if grace is not None else settings.drain_timeout + settings.dpa_timeout)
         self.node.stop(self.loop.time())
         self.flush()
         while not self.node.all_closed and self.loop.time() < deadline:
@@ -132,12 +129,12 @@ class DiameterServer:
             for effect in effects:
                 kind = type(effect)
                 if kind is Write:
-                    pending.setdefault(effect.conn_id, []).append(effect.data)  # type: ignore[union-attr]
+                    pending.setdefault(effect.conn_id, []).append(effect.data)  # type: ignore[union-attr,arg-type]
                 elif kind is RequestReceived:
                     self._dispatch(effect)  # type: ignore[arg-type]
                 else:
                     if kind is Close:
-                        self._write_pending(pending, effect.conn_id)  # type: ignore[union-attr]
+                        self._write_pending(pending, effect.conn_id)  # type: ignore[union-attr,arg-type]
                     self._other(effect)
             effects = node.pop_effects()
         for conn_id in list(pending):
@@ -222,36 +219,20 @@ class DiameterServer:
     # --- requests ------------------------------------------------------------------------------------------
     def _dispatch(self, effect: RequestReceived) -> None:
         request = effect.message
-        route = self.registry.route(request.application_id, request.command_code)
-        assert route is not None  # the node only passes requests the registry handles
+        route = self.dispatch.route(request.application_id, request.command_code)
+        assert route is not None  # the node only passes requests the dispatch table handles
         started = time.perf_counter()
-        try:
-            result = route.handler(request)
-        except DiameterError as e:
-            self._answer(effect.token, route, started, self._refusal(request, e))
-            return
-        except Exception:
-            log.exception("handler-failed", application=route.app_name, command=route.command_name)
-            self._answer(effect.token, route, started, self._refusal(
-                request, DiameterError(DIAMETER_UNABLE_TO_COMPLY, "internal error")))
-            return
-        if inspect.isawaitable(result):
-            task = self.loop.create_task(self._finish(effect.token, route, started, request, result))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-        else:
+        result = self.dispatch.dispatch(route, request, Context(effect.peer, effect.realm, effect.conn_id,
+                                                                self.request))
+        if isinstance(result, Message):
             self._answer(effect.token, route, started, result)
+            return
+        task = self.loop.create_task(self._finish(effect.token, route, started, result))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
-    async def _finish(self, token: int, route: Route, started: float, request: Message,
-                      pending: Awaitable[Message]) -> None:
-        try:
-            answer = await pending
-        except DiameterError as e:
-            answer = self._refusal(request, e)
-        except Exception:
-            log.exception("handler-failed", application=route.app_name, command=route.command_name)
-            answer = self._refusal(request, DiameterError(DIAMETER_UNABLE_TO_COMPLY, "internal error"))
-        self._answer(token, route, started, answer)
+    async def _finish(self, token: int, route: Route, started: float, pending: Awaitable[Message]) -> None:
+        self._answer(token, route, started, await pending)  # the dispatch turns every error into an answer
         # answers that complete in the same event-loop turn (e.g. a pipeline of Redis replies) leave together
         if not self._flush_soon:
             self._flush_soon = True
@@ -261,12 +242,16 @@ class DiameterServer:
         self._flush_soon = False
         self.flush()
 
-    def _refusal(self, request: Message, error: DiameterError) -> Message:
-        return error_answer(request, self.node.local.origin_host, self.node.local.origin_realm, error)
-
     def _answer(self, token: int, route: Route, started: float, answer: Message) -> None:
         self.node.send_answer(token, answer, self.loop.time())
         result = answer.find(RESULT_CODE)
         code = str(result.u32) if result is not None else "experimental"
         metrics.diameter_requests_total.inc((route.app_name, route.command_name, code))
         metrics.diameter_request_seconds.observe((route.app_name, route.command_name), time.perf_counter() - started)
+
+
+def _report(event: str, route: Route, error: BaseException) -> None:
+    """What the dispatch reports: a handler's unexpected error (5012) with its traceback. Transient errors (a
+    store down) are logged once per outage by the store guard (ocs.store.guard), not per request."""
+    if event == "handler-failed":
+        log.error("handler-failed", application=route.app_name, command=route.command_name, exc_info=error)

@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
-from structlog.testing import capture_logs
 
+from ocs.services import housekeeping as housekeeping_module
 from ocs.services.charging import ChargingService
 from ocs.services.housekeeping import Housekeeping
 from ocs.store.redis_client import RedisStore
@@ -25,6 +25,26 @@ pytestmark = [pytest.mark.asyncio,
               pytest.mark.skipif(not PrivateRedis.available(), reason="needs the redis-server binary")]
 
 JOBS = ("ledger", "reap", "expire")  # "reload" reads PostgreSQL only
+
+
+class LogRecorder:
+    """Stands in for the module's structlog logger, so the events are seen whatever structlog's
+    configuration (a logger cached by an earlier test would escape structlog.testing.capture_logs)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, object]] = []
+
+    def _record(self, event: str, **fields: object) -> None:
+        self.events.append({"event": event, **fields})
+
+    warning = info = error = exception = _record
+
+
+@pytest.fixture
+def logs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    recorder = LogRecorder()
+    monkeypatch.setattr(housekeeping_module, "log", recorder)
+    return recorder.events
 
 
 @pytest_asyncio.fixture
@@ -47,7 +67,8 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 15.0
 
 
 async def test_housekeeping_recovers_after_redis_is_killed_and_restarted(
-        private_redis: PrivateRedis, pg_pool: asyncpg.Pool, new_subscriber: Callable[[], Awaitable[str]]) -> None:
+        private_redis: PrivateRedis, pg_pool: asyncpg.Pool, new_subscriber: Callable[[], Awaitable[str]],
+        logs: list[dict[str, object]]) -> None:
     store = RedisStore(private_redis.url, "hk")
     await store.start()
     charging = ChargingService(store, pg_pool)
@@ -63,33 +84,32 @@ async def test_housekeeping_recovers_after_redis_is_killed_and_restarted(
             return [r["ref"] for r in
                     await conn.fetch("SELECT ref FROM ledger WHERE imsi = $1 ORDER BY seq", imsi)]
 
-    with capture_logs() as logs:
-        jobs.start()
-        try:
-            await charging.top_up(imsi, 100, "before")
-            assert await eventually(lambda: _has(refs, "before"))
+    jobs.start()
+    try:
+        await charging.top_up(imsi, 100, "before")
+        assert await eventually(lambda: _has(refs, "before"))
 
-            await asyncio.to_thread(private_redis.kill)
-            failed_at = {job: jobs.failures[job] for job in JOBS}
-            outage = 2.0
-            attempts_before = {job: jobs.attempts[job] for job in JOBS}
-            await asyncio.sleep(outage)
-            during = {job: jobs.attempts[job] - attempts_before[job] for job in JOBS}
-            # every job noticed, and none spun: 0.05 + 0.1 + 0.2 + 0.4 + 0.4 ... is about 7 attempts in 2 s
-            # (without the back-off the reaper alone would try 40 times, the writer thousands)
-            for job in JOBS:
-                assert jobs.failures[job] > failed_at[job], (job, dict(jobs.failures))
-                assert 2 <= during[job] <= 12, (job, during)
+        await asyncio.to_thread(private_redis.kill)
+        failed_at = {job: jobs.failures[job] for job in JOBS}
+        outage = 2.0
+        attempts_before = {job: jobs.attempts[job] for job in JOBS}
+        await asyncio.sleep(outage)
+        during = {job: jobs.attempts[job] - attempts_before[job] for job in JOBS}
+        # every job noticed, and none spun: 0.05 + 0.1 + 0.2 + 0.4 + 0.4 ... is about 7 attempts in 2 s
+        # (without the back-off the reaper alone would try 40 times, the writer thousands)
+        for job in JOBS:
+            assert jobs.failures[job] > failed_at[job], (job, dict(jobs.failures))
+            assert 2 <= during[job] <= 12, (job, during)
 
-            await asyncio.to_thread(private_redis.start)
-            await charging.top_up(imsi, 50, "after")
-            assert await eventually(lambda: _has(refs, "after"))
-            since = {job: jobs.attempts[job] for job in JOBS}
-            for job in JOBS:
-                assert await eventually(lambda j=job: _later(jobs, j, since[j]), 5.0), job
-        finally:
-            await jobs.stop()
-            await store.close()
+        await asyncio.to_thread(private_redis.start)
+        await charging.top_up(imsi, 50, "after")
+        assert await eventually(lambda: _has(refs, "after"))
+        since = {job: jobs.attempts[job] for job in JOBS}
+        for job in JOBS:
+            assert await eventually(lambda j=job: _later(jobs, j, since[j]), 5.0), job
+    finally:
+        await jobs.stop()
+        await store.close()
     assert await refs() == ["before", "after"]
     for job in JOBS:
         failed = [e for e in logs if e["event"] == "housekeeping-failed" and e["job"] == job]
@@ -101,7 +121,7 @@ async def test_housekeeping_recovers_after_redis_is_killed_and_restarted(
 
 async def test_housekeeping_recovers_after_a_postgres_outage(
         redis_store: RedisStore, pg_pool: asyncpg.Pool, pg_database: tuple[str, str],
-        new_subscriber: Callable[[], Awaitable[str]]) -> None:
+        new_subscriber: Callable[[], Awaitable[str]], logs: list[dict[str, object]]) -> None:
     charging = ChargingService(redis_store, pg_pool)
     await charging.load()
     imsi = await new_subscriber()
@@ -118,26 +138,25 @@ async def test_housekeeping_recovers_after_a_postgres_outage(
 
     db = pg_database[0]
     admin = await asyncpg.connect(PG_DSN)
-    with capture_logs() as logs:
-        jobs.start()
+    jobs.start()
+    try:
+        await charging.top_up(imsi, 100, "before")
+        assert await eventually(lambda: _has(refs, "before"))
         try:
-            await charging.top_up(imsi, 100, "before")
-            assert await eventually(lambda: _has(refs, "before"))
-            try:
-                await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
-                await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", db)
-                await charging.top_up(imsi, 50, "during")      # Redis takes it; PostgreSQL cannot
-                attempts_before = {job: jobs.attempts[job] for job in ("ledger", "reload")}
-                await asyncio.sleep(2.0)
-                for job in ("ledger", "reload"):
-                    assert jobs.failures[job] > 0, (job, dict(jobs.failures))
-                    assert 2 <= jobs.attempts[job] - attempts_before[job] <= 12, (job, dict(jobs.attempts))
-            finally:
-                await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
-            assert await eventually(lambda: _has(refs, "during"))
+            await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", db)
+            await charging.top_up(imsi, 50, "during")      # Redis takes it; PostgreSQL cannot
+            attempts_before = {job: jobs.attempts[job] for job in ("ledger", "reload")}
+            await asyncio.sleep(2.0)
+            for job in ("ledger", "reload"):
+                assert jobs.failures[job] > 0, (job, dict(jobs.failures))
+                assert 2 <= jobs.attempts[job] - attempts_before[job] <= 12, (job, dict(jobs.attempts))
         finally:
-            await jobs.stop()
-            await admin.close()
+            await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+        assert await eventually(lambda: _has(refs, "during"))
+    finally:
+        await jobs.stop()
+        await admin.close()
     for job in ("ledger", "reload"):
         assert len([e for e in logs if e["event"] == "housekeeping-failed" and e["job"] == job]) == 1, job
         assert len([e for e in logs if e["event"] == "housekeeping-recovered" and e["job"] == job]) == 1, job
