@@ -23,6 +23,12 @@ class UnknownSubscriber(ChargingError):
     code = "unknown_subscriber"
 
 
+class UnknownAccount(UnknownSubscriber):
+    """No account with this id (or no account behind this IMSI/MSISDN)."""
+
+    code = "unknown_account"
+
+
 class UnknownBundle(ChargingError):
     code = "unknown_bundle"
 
@@ -49,12 +55,18 @@ class InvalidAmount(ChargingError):
     code = "invalid_amount"
 
 
+class InvalidCurrency(ChargingError, ValueError):
+    """Not an ISO 4217 currency code."""
+
+    code = "invalid_currency"
+
+
 class BundleExists(ChargingError):
     code = "bundle_exists"
 
 
 class InvalidRecipient(ChargingError):
-    """A gift to oneself, or to a subscriber without an account."""
+    """A gift to oneself (the same account), or to a subscriber without an account."""
 
     code = "invalid_recipient"
 
@@ -67,9 +79,9 @@ class GiftRefunded(ChargingError):
 
 ERRORS: dict[str, type[ChargingError]] = {
     cls.code: cls
-    for cls in (ChargingError, InsufficientFunds, UnknownSubscriber, UnknownBundle, UnknownTariff,
-                DuplicateReference, AccountExists, CurrencyMismatch, InvalidAmount, BundleExists, InvalidRecipient,
-                GiftRefunded)
+    for cls in (ChargingError, InsufficientFunds, UnknownSubscriber, UnknownAccount, UnknownBundle, UnknownTariff,
+                DuplicateReference, AccountExists, CurrencyMismatch, InvalidAmount, InvalidCurrency, BundleExists,
+                InvalidRecipient, GiftRefunded)
 }
 
 REPLY_PREFIX = "OCS "

@@ -101,8 +101,9 @@ class ChargingMachine(RuleBasedStateMachine):
             async with self.shared.pool.acquire() as conn:
                 await conn.execute("INSERT INTO subscribers (imsi, msisdn, k_enc, opc_enc) VALUES ($1, $2, '', '')",
                                    imsi, "8" + imsi[-10:])
-            await self.service.open_account(imsi, "EUR")
-            self.imsis.append(imsi)
+            account = await self.service.open_account("EUR")
+            await self.service.link_sim(account, imsi, "8" + imsi[-10:])
+            self.imsis.append(account)   # the accounts (money is keyed by account id)
         self.writer = LedgerWriter(self.store, self.shared.pool, block_ms=10)
         self.counter = 0
         # request id -> (imsi, charged, from bundles, from balance)
@@ -136,13 +137,13 @@ class ChargingMachine(RuleBasedStateMachine):
         for key in {self.store.slot_key(i, "ledger") for i in self.imsis}:
             for _, fields in await self.store.xrange(key):
                 e = ledger_entry(fields)
-                if e.imsi in self.imsis:
+                if e.account in self.imsis:
                     out[e.entry_id] = e
         return out
 
     async def pg_entries(self) -> dict[str, Any]:
         async with self.shared.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT * FROM ledger WHERE imsi = ANY($1::text[])", self.imsis)
+            rows = await conn.fetch("SELECT * FROM ledger WHERE account_id = ANY($1::text[])", self.imsis)
         return {r["entry_id"]: ledger_entry_from_row(r) for r in rows}
 
     async def check_ledger(self, entries: dict[str, Any]) -> None:
@@ -153,7 +154,7 @@ class ChargingMachine(RuleBasedStateMachine):
                 for dim in ("data_octets", "voice_seconds", "sms_count", "roaming_data_octets"):
                     left, held = getattr(b.remaining, dim), getattr(b.held, dim)
                     assert 0 <= held <= left, b
-            mine = sorted((e for e in entries.values() if e.imsi == imsi), key=lambda e: e.seq)
+            mine = sorted((e for e in entries.values() if e.account == imsi), key=lambda e: e.seq)
             seq = int(await self.store.hget(self.store.key(imsi, "acct"), "seq") or 0)
             assert [e.seq for e in mine] == list(range(1, seq + 1))
             assert sum(e.amount for e in mine) == view.balance

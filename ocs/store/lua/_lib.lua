@@ -3,9 +3,9 @@
 -- Invariant: integers are written with fmt() ("%d"), never tostring() (which switches to exponent notation
 -- past 14 digits); every amount stays below 2^53 so Lua doubles hold it exactly (ocs.charging.rating checks).
 -- Encodings:
---   account hash  <p>:{imsi}:acct     bal, held, cur, seq, and per bundle B<id> = code|prio|exp|d|v|s|r|hd|hv|hs|hr
+--   account hash  <p>:{account}:acct     bal, held, cur, seq, and per bundle B<id> = code|prio|exp|d|v|s|r|hd|hv|hs|hr
 --                                     (h* = held by reservations; one hash so one HGETALL reads a subscriber)
---   reservation   <p>:{imsi}:rsv      <session>\31<rg> = units|dim|n|price|ts|money|bal_units|id:amt,id:amt
+--   reservation   <p>:{account}:rsv      <session>\31<rg> = units|dim|n|price|ts|money|bal_units|id:amt,id:amt
 local function fmt(n) return string.format('%d', n) end
 
 local function err(code, detail) return redis.error_reply('OCS ' .. code .. ' ' .. (detail or '')) end
@@ -103,9 +103,9 @@ end
 
 local function blocks(units, n) return idiv(units + n - 1, n) end
 
--- append a ledger entry to the slot's stream; the entry id is <imsi>:<seq>, seq the account's counter
-local function ledger_add(stream, imsi, seq, kind, amount, bal, ref, ts, detail)
-  local id = imsi .. ':' .. fmt(seq)
+-- append a ledger entry to the slot's stream; the entry id is <account>:<seq>, seq the account's counter
+local function ledger_add(stream, account, seq, kind, amount, bal, ref, ts, detail)
+  local id = account .. ':' .. fmt(seq)
   redis.call('XADD', stream, '*', 'id', id, 'kind', kind, 'amount', fmt(amount), 'balance', fmt(bal), 'ref', ref,
              'ts', ts, 'detail', detail)
   return id
@@ -158,7 +158,7 @@ end
 -- then priced on the balance, which is taken only down to zero (the rest is `unpaid`). Appends the ledger
 -- entry when anything changed. Returns charged, from_bundles, bal_units, unpaid, entry id ('' when nothing
 -- changed).
-local function commit_in(a, by_id, touched, r, stream, imsi, used, dim, n, price, now, ts, ref, rg)
+local function commit_in(a, by_id, touched, r, stream, account, used, dim, n, price, now, ts, ref, rg)
   local deltas, order = {}, {}
   local left, from_b, bal_units = used, 0, 0
   local function draw(b, d, take)
@@ -200,7 +200,7 @@ local function commit_in(a, by_id, touched, r, stream, imsi, used, dim, n, price
     for i, bid in ipairs(order) do parts[i] = '[' .. bid .. ',"' .. dim .. '",' .. fmt(deltas[bid]) .. ']' end
     local detail = '{"rg":' .. rg .. ',"units":' .. fmt(used) .. ',"balance_units":' .. fmt(bal_units) ..
                    ',"unpaid":' .. fmt(unpaid) .. ',"bundles":[' .. table.concat(parts, ',') .. ']}'
-    id = ledger_add(stream, imsi, a.seq, 'usage', -charged, a.bal, ref, ts, detail)
+    id = ledger_add(stream, account, a.seq, 'usage', -charged, a.bal, ref, ts, detail)
   end
   return charged, from_b, bal_units, unpaid, id
 end

@@ -1,6 +1,6 @@
 -- release.lua: give back everything a reservation of (session, rating group) holds; charges nothing.
--- KEYS: 1 <p>:{imsi}:acct  2 <p>:{imsi}:rsv
--- ARGV: 1 imsi  2 rkey
+-- KEYS: 1 <p>:{account}:acct  2 <p>:{account}:rsv
+-- ARGV: 1 account  2 rkey
 -- Returns: units released (0 when there was no such reservation)
 -- Invariant: balances and allowances are unchanged (no ledger entry); account `held` and bundle h* drop by
 --   exactly what the reservation recorded, and the reservation is removed. (The reaper index entry stays
