@@ -28,6 +28,16 @@ def check_amount(value: int, name: str = "amount", *, allow_negative: bool = Fal
     return value
 
 
+def check_priced(units: int, unit_size: int, price: int, name: str = "units") -> int:
+    """`units` priced at `price` per started block of `unit_size`: both the units and the product must stay
+    within MAX_AMOUNT (the Lua engine computes the product in a double)."""
+    check_amount(units, name)
+    cost = price_for(units, unit_size, price)
+    if cost > MAX_AMOUNT:
+        raise InvalidAmount(f"{name} {units} x price {price} per {unit_size} = {cost} exceeds {MAX_AMOUNT}")
+    return units
+
+
 def blocks(units: int, unit_size: int) -> int:
     """How many priced blocks of `unit_size` cover `units` (rounded up)."""
     if unit_size <= 0:

@@ -346,10 +346,11 @@ class ChargingService:
         reservation of the same pair. Raises InsufficientFunds when nothing can be granted."""
         rating.check_amount(units, "units", allow_zero=False)
         tariff = self.tariff(rating_group)
+        rating.check_priced(units, tariff.unit_size, tariff.price(roaming), "units")
         now_s, now_ms = self._now(now)
         return await self.redis.reserve(account, reservation_key(session_id, rating_group), units,
                                         rating.dimension_for(tariff.unit, roaming), tariff.unit_size,
-                                        tariff.price(roaming), now_s, now_ms)
+                                        tariff.price(roaming), now_s, now_ms, tariff.currency)
 
     async def commit(self, account: str, session_id: str, rating_group: int, used: int, request_id: str, *,
                      roaming: bool = False, now: float | None = None) -> CommitResult:
@@ -359,10 +360,12 @@ class ChargingService:
         if not request_id:
             raise InvalidAmount("a request id is required")
         tariff = self.tariff(rating_group)
+        rating.check_priced(used, tariff.unit_size, tariff.price(roaming), "used")
         now_s, now_ms = self._now(now)
         return await self.redis.commit(account, reservation_key(session_id, rating_group), used,
                                        rating.dimension_for(tariff.unit, roaming), tariff.unit_size,
-                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group)
+                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group,
+                                       tariff.currency)
 
     async def update(self, account: str, session_id: str, rating_group: int, used: int, wanted: int, request_id: str, *,
                      roaming: bool = False, now: float | None = None) -> UpdateResult:
@@ -373,10 +376,13 @@ class ChargingService:
         if not request_id:
             raise InvalidAmount("a request id is required")
         tariff = self.tariff(rating_group)
+        rating.check_priced(used, tariff.unit_size, tariff.price(roaming), "used")
+        rating.check_priced(wanted, tariff.unit_size, tariff.price(roaming), "units")
         now_s, now_ms = self._now(now)
         return await self.redis.update(account, reservation_key(session_id, rating_group), used, wanted,
                                        rating.dimension_for(tariff.unit, roaming), tariff.unit_size,
-                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group)
+                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group,
+                                       tariff.currency)
 
     async def release(self, account: str, session_id: str, rating_group: int) -> int:
         return await self.redis.release(account, reservation_key(session_id, rating_group))

@@ -74,23 +74,25 @@ class ChargingRedis:
         self.store = store
         self.request_ttl = request_ttl
 
-    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+    async def _run(self, script: str, keys: list[str], params: dict[str, Any]) -> dict[str, Any]:
+        """Call a script with its parameters as one JSON object (ARGV[1]); its reply is one JSON object."""
         try:
-            return await self.store.evalsha(script, keys, args)
+            reply = await self.store.evalsha(script, keys, [json.dumps(params, separators=(",", ":"))])
         except ReplyError as exc:
             mapped = error_from_reply(str(exc))
             if mapped is None:
                 raise
             raise mapped from None
+        return cast(dict[str, Any], json.loads(reply))
 
     # ---- accounts and the identity index
     async def open_account(self, account: str, currency: str, seq: int = 0) -> bool:
         """Open the account (balance 0) in one script; True when opened now, False when it was open in
         `currency` already (CurrencyMismatch for another currency). `seq` continues PostgreSQL's numbering."""
-        reply = await self._run("open", [self.store.key(account, "acct")], [currency, seq])
-        if reply[1] != currency:
-            raise CurrencyMismatch(f"account {account} is in {reply[1]}")
-        return bool(reply[0])
+        reply = await self._run("open", [self.store.key(account, "acct")], {"currency": currency, "seq": seq})
+        if reply["currency"] != currency:
+            raise CurrencyMismatch(f"account {account} is in {reply['currency']}")
+        return bool(reply["opened"])
 
     def identity_key(self, kind: str, value: str) -> str:
         """`kind` is "imsi" or "msisdn" (later "voucher", "user")."""
@@ -127,8 +129,9 @@ class ChargingRedis:
         s = self.store
         reply = await self._run("money", [s.key(account, "acct"), s.slot_key(account, "ledger"), s.key(account, "refs"),
                                           s.key(account, "gifts")],
-                                [account, kind, amount, ref, now_ms, _detail(detail), gift_id, gift_record])
-        return MoneyResult(reply[0], int(reply[1]), bool(reply[2]))
+                                {"account": account, "kind": kind, "amount": amount, "ref": ref, "ts": now_ms,
+                                 "detail": _detail(detail), "gift": gift_id, "gift_record": gift_record})
+        return MoneyResult(reply["entry"], reply["balance"], bool(reply["duplicate"]))
 
     async def activate(self, account: str, kind: str, price: int, ref: str, now_ms: int, code: str, priority: int,
                        expires_at: int, allowances: Allowances, extra: dict[str, Any] | None = None) -> PurchaseResult:
@@ -137,9 +140,11 @@ class ChargingRedis:
             "activate",
             [s.key(account, "acct"), s.slot_key(account, "ledger"), s.key(account, "refs"),
              s.slot_key(account, "expidx")],
-            [account, kind, price, ref, now_ms, code, priority, expires_at, allowances.data_octets,
-             allowances.voice_seconds, allowances.sms_count, allowances.roaming_data_octets, _extra_members(extra)])
-        return PurchaseResult(reply[0], int(reply[1]), int(reply[2]), bool(reply[3]))
+            {"account": account, "kind": kind, "price": price, "ref": ref, "ts": now_ms, "code": code,
+             "priority": priority, "expires_at": expires_at, "d": allowances.data_octets,
+             "v": allowances.voice_seconds, "s": allowances.sms_count, "r": allowances.roaming_data_octets,
+             "extra": _extra_members(extra)})
+        return PurchaseResult(reply["entry"], reply["bundle_id"], reply["balance"], bool(reply["duplicate"]))
 
     async def pending_gifts(self, account: str) -> dict[str, str]:
         return await self.store.hgetall(self.store.key(account, "gifts"))
@@ -149,48 +154,54 @@ class ChargingRedis:
 
     # ---- usage
     async def reserve(self, account: str, rkey: str, units: int, dimension: Dimension | None, unit_size: int,
-                      price: int, now: int, now_ms: int) -> Grant:
+                      price: int, now: int, now_ms: int, currency: str | None = None) -> Grant:
         s = self.store
         reply = await self._run(
             "reserve",
             [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "rsvidx")],
-            [account, rkey, units, dimension.value if dimension else "", unit_size, price, now, now_ms])
-        return Grant(*reply)
+            {"account": account, "rkey": rkey, "units": units, "dim": dimension.value if dimension else "",
+             "n": unit_size, "price": price, "cur": currency, "now": now, "ts": now_ms})
+        return Grant(reply["granted"], reply["from_bundles"], reply["from_balance"], reply["money_held"])
 
     async def commit(self, account: str, rkey: str, used: int, dimension: Dimension | None, unit_size: int, price: int,
-                     now: int, now_ms: int, request_id: str, rating_group: int) -> CommitResult:
+                     now: int, now_ms: int, request_id: str, rating_group: int,
+                     currency: str | None = None) -> CommitResult:
         s = self.store
         reply = await self._run(
             "commit",
             [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "ledger"),
              s.key(account, "req:" + request_id)],
-            [account, rkey, used, dimension.value if dimension else "", unit_size, price, now, now_ms, request_id,
-             self.request_ttl, rating_group])
-        return CommitResult(reply[0], reply[1], reply[2], reply[3], reply[4], bool(reply[5]))
+            {"account": account, "rkey": rkey, "used": used, "dim": dimension.value if dimension else "",
+             "n": unit_size, "price": price, "cur": currency, "now": now, "ts": now_ms, "req": request_id,
+             "ttl": self.request_ttl, "rg": rating_group})
+        return _committed(reply)
 
     async def update(self, account: str, rkey: str, used: int, wanted: int, dimension: Dimension | None, unit_size: int,
-                     price: int, now: int, now_ms: int, request_id: str, rating_group: int) -> UpdateResult:
+                     price: int, now: int, now_ms: int, request_id: str, rating_group: int,
+                     currency: str | None = None) -> UpdateResult:
         s = self.store
         reply = await self._run(
             "update",
             [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "ledger"),
              s.key(account, "req:" + request_id), s.slot_key(account, "rsvidx")],
-            [account, rkey, used, wanted, dimension.value if dimension else "", unit_size, price, now, now_ms,
-             request_id, self.request_ttl, rating_group])
-        committed = CommitResult(reply[0], reply[1], reply[2], reply[3], reply[4], bool(reply[5]))
-        grant = Grant(reply[6], reply[7], reply[8], reply[9]) if reply[6] else None
-        return UpdateResult(committed, grant)
+            {"account": account, "rkey": rkey, "used": used, "wanted": wanted,
+             "dim": dimension.value if dimension else "", "n": unit_size, "price": price, "cur": currency,
+             "now": now, "ts": now_ms, "req": request_id, "ttl": self.request_ttl, "rg": rating_group})
+        grant = Grant(reply["granted"], reply["granted_from_bundles"], reply["granted_from_balance"],
+                      reply["money_held"]) if reply["granted"] else None
+        return UpdateResult(_committed(reply), grant)
 
     async def release(self, account: str, rkey: str) -> int:
         s = self.store
-        reply = await self._run("release", [s.key(account, "acct"), s.key(account, "rsv")], [account, rkey])
-        return int(reply)
+        reply = await self._run("release", [s.key(account, "acct"), s.key(account, "rsv")],
+                                {"account": account, "rkey": rkey})
+        return int(reply["released"])
 
     async def reap_subscriber(self, account: str, older_than_ms: int) -> int:
         s = self.store
         reply = await self._run("reap", [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "rsvidx")],
-                                [account, older_than_ms])
-        return int(reply)
+                                {"account": account, "cutoff": older_than_ms})
+        return int(reply["released"])
 
     async def reservations(self, account: str) -> dict[str, str]:
         return await self.store.hgetall(self.store.key(account, "rsv"))
@@ -210,8 +221,8 @@ class ChargingRedis:
         reply = await self._run(
             "expire",
             [s.key(account, "acct"), s.slot_key(account, "ledger"), s.slot_key(account, "expidx")],
-            [account, now, now_ms])
-        return int(reply)
+            {"account": account, "now": now, "ts": now_ms})
+        return int(reply["removed"])
 
     async def sweep_expired(self, now: int, now_ms: int, batch: int = 1000) -> int:
         """Expire bundles of every subscriber whose earliest expiry is due (all slots). Returns bundles removed."""
@@ -248,6 +259,11 @@ class ChargingRedis:
             if pending_gifts:
                 cast(Any, pipe).hset(s.key(account, "gifts"), mapping=pending_gifts)
             await pipe.execute()
+
+
+def _committed(reply: dict[str, Any]) -> CommitResult:
+    return CommitResult(reply["charged"], reply["from_bundles"], reply["from_balance"], reply["unpaid"],
+                        reply["entry"], bool(reply["duplicate"]))
 
 
 async def _gather(calls: list[Any]) -> list[Any]:
