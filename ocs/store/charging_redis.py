@@ -21,7 +21,7 @@ import asyncio
 import json
 from typing import Any, cast
 
-from ocs.charging.errors import ChargingError, CurrencyMismatch, UnknownSubscriber, error_from_reply
+from ocs.charging.errors import CurrencyMismatch, UnknownSubscriber, error_from_reply
 from ocs.charging.model import (
     AccountView,
     ActiveBundle,
@@ -267,16 +267,14 @@ def _committed(reply: dict[str, Any]) -> CommitResult:
 
 
 async def _gather(calls: list[Any]) -> list[Any]:
+    """Run per-account script calls together (reaper, expiry sweep). Each runs to its end, so one account's
+    failure does not stop the others; then the first failure is raised. A refused call (ChargingError) is an
+    error the caller must see, never a count of 0."""
     results = await asyncio.gather(*calls, return_exceptions=True)
-    out = []
     for r in results:
-        if isinstance(r, ChargingError):
-            out.append(0)
-        elif isinstance(r, BaseException):
+        if isinstance(r, BaseException):
             raise r
-        else:
-            out.append(r)
-    return out
+    return results
 
 
 __all__ = ["SLOTS", "ChargingRedis", "decode_bundle", "encode_bundle", "reservation_key", "slot_tag"]

@@ -71,6 +71,7 @@ async def test_writer_moves_entries_exactly_once_and_trims(service: ChargingServ
 async def test_writer_task_wakes_on_new_entries(service: ChargingService, redis_store: RedisStore,
                                                 new_account: NewAccount) -> None:
     imsi = await new_account()
+    await LedgerWriter(redis_store, service.pool).drain()   # the opening top-up: not the task's work
     writer = LedgerWriter(redis_store, service.pool, block_ms=200)
     writer.start()
     try:
@@ -80,8 +81,11 @@ async def test_writer_task_wakes_on_new_entries(service: ChargingService, redis_
             if len(await pg_entries(service.pool, [imsi])) == 20:
                 break
             await asyncio.sleep(0.02)
+        # the running task wrote them (not the drain at stop, which would hide a writer that never wakes)
+        assert len(await pg_entries(service.pool, [imsi])) == 20
+        assert writer.written == 20 and await stream_entries(redis_store, [imsi]) == {}
     finally:
-        await writer.stop()
+        await writer.stop(drain=False)
     await check_ledger_matches_balances(service, [imsi])
 
 

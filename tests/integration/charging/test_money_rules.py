@@ -91,3 +91,18 @@ async def test_a_request_record_of_the_previous_version_still_answers_a_retransm
     again = await service.commit(acct, "s", 33, 20000, "s:33:7", now=NOW)
     assert (again.charged, again.from_balance, again.entry_id, again.duplicate) == (40, 20000, f"{acct}:9", True)
     assert (await service.account(acct)).balance == 1000
+
+
+async def test_a_refused_call_in_a_batch_is_raised_not_counted_as_zero(service: ChargingService,
+                                                                      new_account: NewAccount) -> None:
+    """The reaper and the expiry sweep run one script per account together (`_gather`): a refusal must reach
+    the caller (before, it became a 0 in the count), and the other accounts' calls still run."""
+    from ocs.charging import InsufficientFunds
+    from ocs.store.charging_redis import _gather
+
+    poor, rich = await new_account(balance=5), await new_account(balance=500)
+    with pytest.raises(InsufficientFunds):
+        await _gather([service.redis.money(poor, "adjust", -50, "b-1", 1),
+                       service.redis.money(rich, "adjust", -50, "b-2", 1)])
+    assert (await service.account(poor)).balance == 5 and (await service.account(rich)).balance == 450
+    assert [r.balance for r in await _gather([service.redis.money(rich, "adjust", -50, "b-3", 1)])] == [400]
