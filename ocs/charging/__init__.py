@@ -9,7 +9,9 @@ from ocs.charging.errors import (
     GiftRefunded,
     InsufficientFunds,
     InvalidAmount,
+    InvalidCurrency,
     InvalidRecipient,
+    InvalidReference,
     UnknownAccount,
     UnknownBundle,
     UnknownSubscriber,
@@ -38,8 +40,7 @@ from ocs.charging.model import (
 __all__ = [
     "AccountExists", "AccountView", "ActiveBundle", "Allowances", "BundleDefinition", "BundleExists", "BundleKind",
     "ChargingError", "CommitResult", "CurrencyMismatch", "Dimension", "DuplicateReference", "GiftRefunded",
-    "GiftResult", "Grant", "InsufficientFunds", "InvalidAmount", "InvalidRecipient", "LedgerEntry", "LedgerKind",
-    "MoneyResult", "PurchaseResult", "Sim", "Tariff", "Unit", "UnknownAccount", "UnknownBundle", "UnknownSubscriber",
-    "UnknownTariff",
-    "UpdateResult",
+    "GiftResult", "Grant", "InsufficientFunds", "InvalidAmount", "InvalidCurrency", "InvalidRecipient",
+    "InvalidReference", "LedgerEntry", "LedgerKind", "MoneyResult", "PurchaseResult", "Sim", "Tariff", "Unit",
+    "UnknownAccount", "UnknownBundle", "UnknownSubscriber", "UnknownTariff", "UpdateResult",
 ]

@@ -55,6 +55,12 @@ class InvalidAmount(ChargingError):
     code = "invalid_amount"
 
 
+class InvalidReference(ChargingError, ValueError):
+    """A caller reference (top-up ref, gift id) that is empty, longer than 128 characters or not printable."""
+
+    code = "invalid_reference"
+
+
 class InvalidCurrency(ChargingError, ValueError):
     """Not an ISO 4217 currency code."""
 
@@ -80,7 +86,8 @@ class GiftRefunded(ChargingError):
 ERRORS: dict[str, type[ChargingError]] = {
     cls.code: cls
     for cls in (ChargingError, InsufficientFunds, UnknownSubscriber, UnknownAccount, UnknownBundle, UnknownTariff,
-                DuplicateReference, AccountExists, CurrencyMismatch, InvalidAmount, InvalidCurrency, BundleExists,
+                DuplicateReference, AccountExists, CurrencyMismatch, InvalidAmount, InvalidCurrency, InvalidReference,
+                BundleExists,
                 InvalidRecipient, GiftRefunded)
 }
 

@@ -12,12 +12,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ocs.charging.currencies import check_currency
+from ocs.charging.errors import InvalidReference
 
 IMSI_RE = re.compile(r"^[0-9]{15}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 # An account id is opaque: letters, digits, '_', '.', '-' (no ':' - it separates the seq in ledger entry ids -
 # and no braces - it is the Redis hash tag of the account's keys).
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+MAX_REF = 128  # caller references are kept with every ledger entry and in the account's `refs` hash
+
+
+def check_ref(value: str, name: str = "reference") -> str:
+    """A caller reference (top-up ref, gift id): 1 to 128 printable characters."""
+    if not value or len(value) > MAX_REF or not value.isprintable():
+        raise InvalidReference(f"a {name} is 1 to {MAX_REF} printable characters")
+    return value
 
 
 def check_account_id(value: str) -> str:

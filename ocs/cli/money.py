@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ocs.charging.model import MAX_REF
 from ocs.cli.common import EXIT_UNAVAILABLE, fail, run, with_backends
 from ocs.provisioning import InvalidSubscriber
 from ocs.provisioning import imsi as check_imsi
@@ -17,7 +18,6 @@ from ocs.provisioning import msisdn as check_msisdn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_REF = 128           # caller references (--ref, gift ids) are bounded: they are kept in Redis and the ledger
 
 def account_options(f: F) -> F:
     """`--account ID` / `--imsi IMSI` / `--msisdn MSISDN`: whose money, exactly one of them (checked by `parse_who`).

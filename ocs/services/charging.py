@@ -58,6 +58,7 @@ from ocs.charging.model import (
     Unit,
     UpdateResult,
     check_account_id,
+    check_ref,
 )
 from ocs.store import ledger as ledger_store
 from ocs.store.charging_redis import DEFAULT_REQUEST_TTL, ChargingRedis, reservation_key
@@ -245,15 +246,13 @@ class ChargingService:
 
     async def _money(self, account: str, kind: str, amount: int, ref: str, now: float | None,
                      detail: dict[str, Any] | None) -> MoneyResult:
-        if not ref:
-            raise InvalidAmount("a caller reference is required")
+        check_ref(ref)
         _, now_ms = self._now(now)
         return await self.redis.money(account, kind, amount, ref, now_ms, detail)
 
     async def purchase(self, account: str, code: str, ref: str, *, now: float | None = None) -> PurchaseResult:
         """Buy a bundle with airtime: debit and activation in one script (both or neither)."""
-        if not ref:
-            raise InvalidAmount("a caller reference is required")
+        check_ref(ref)
         definition = await self.bundle(code)
         await self._check_currency(account, definition.currency)
         now_s, now_ms = self._now(now)
@@ -271,8 +270,7 @@ class ChargingService:
     async def gift(self, sender: str, recipient: str, code: str, gift_id: str, *,
                    now: float | None = None) -> GiftResult:
         """Give a bundle: the sender pays, the recipient gets it. Idempotent by `gift_id`."""
-        if not gift_id:
-            raise InvalidAmount("a gift id is required")
+        check_ref(gift_id, "gift id")
         if sender == recipient:
             raise InvalidRecipient("a gift to oneself")
         definition = await self.bundle(code)

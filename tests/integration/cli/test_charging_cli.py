@@ -579,3 +579,28 @@ def test_subscriber_add_to_an_unknown_account_is_refused(ocsd):
              "--account", "no-such-account")
     assert r.code == 2 and is_one_error_line(r, "unknown_account: no-such-account")
     assert ocsd("subscriber", "show", imsi).code == 2
+
+
+# ---- currencies and references --------------------------------------------------------------------------
+
+def test_currencies_must_be_iso_4217(ocsd):
+    for argv in (["tariff", "set", "--rating-group", "77", "--unit", "octets", "--price", "1", "--per", "1",
+                  "--currency", "XYZ"],
+                 ["bundle", "create", "--code", new_code(), "--name", "n", "--type", "sms", "--sms", "1",
+                  "--validity-days", "1", "--priority", "1", "--price", "1", "--currency", "ABC"],
+                 ["account", "create", "--currency", "eur"]):
+        r = ocsd(*argv)
+        assert r.code == 2 and r.out == "" and r.err.count("\n") == 1 and "not an ISO 4217 code" in r.err, r.err
+    assert not [t for t in ocsd("tariff", "list", "--json").json if t["rating_group"] == 77]
+
+
+@pytest.mark.parametrize("bad", ["r" * 129, "bell\x07", "two\nlines"])
+def test_references_are_bounded(ocsd, bad):
+    imsi, msisdn = provision(ocsd)
+    for argv in (["account", "topup", "--imsi", imsi, "--amount", "5", "--ref", bad],
+                 ["bundle", "purchase", "--imsi", imsi, "--bundle", "any", "--ref", bad],
+                 ["bundle", "gift", "--imsi", imsi, "--to", msisdn, "--bundle", "any", "--ref", bad]):
+        r = ocsd(*argv)
+        assert r.code == 2 and is_one_error_line(r, "--ref: a reference is 1 to 128 printable characters"), r.err
+    assert ocsd("account", "topup", "--imsi", imsi, "--amount", "5", "--ref", "r" * 128).code == 0
+    assert state(ocsd, imsi)[0] == 5
