@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from json.encoder import encode_basestring_ascii as _q
 from typing import Any, cast
 
 from ocs.charging.errors import CurrencyMismatch, UnknownSubscriber, error_from_reply
@@ -74,10 +75,13 @@ class ChargingRedis:
         self.store = store
         self.request_ttl = request_ttl
 
-    async def _run(self, script: str, keys: list[str], params: dict[str, Any]) -> dict[str, Any]:
-        """Call a script with its parameters as one JSON object (ARGV[1]); its reply is one JSON object."""
+    async def _run(self, script: str, keys: list[str], params: dict[str, Any] | str) -> dict[str, Any]:
+        """Call a script with its parameters as one JSON object (ARGV[1]: a dict, or on the hot path the JSON
+        text made by `_usage_params`); its reply is one JSON object."""
+        if not isinstance(params, str):
+            params = json.dumps(params, separators=(",", ":"))
         try:
-            reply = await self.store.evalsha(script, keys, [json.dumps(params, separators=(",", ":"))])
+            reply = await self.store.evalsha(script, keys, [params])
         except ReplyError as exc:
             mapped = error_from_reply(str(exc))
             if mapped is None:
@@ -159,8 +163,7 @@ class ChargingRedis:
         reply = await self._run(
             "reserve",
             [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "rsvidx")],
-            {"account": account, "rkey": rkey, "units": units, "dim": dimension.value if dimension else "",
-             "n": unit_size, "price": price, "cur": currency, "now": now, "ts": now_ms})
+            _usage_params(account, rkey, dimension, unit_size, price, currency, now, now_ms, f',"units":{units:d}'))
         return Grant(reply["granted"], reply["from_bundles"], reply["from_balance"], reply["money_held"])
 
     async def commit(self, account: str, rkey: str, used: int, dimension: Dimension | None, unit_size: int, price: int,
@@ -171,9 +174,8 @@ class ChargingRedis:
             "commit",
             [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "ledger"),
              s.key(account, "req:" + request_id)],
-            {"account": account, "rkey": rkey, "used": used, "dim": dimension.value if dimension else "",
-             "n": unit_size, "price": price, "cur": currency, "now": now, "ts": now_ms, "req": request_id,
-             "ttl": self.request_ttl, "rg": rating_group})
+            _usage_params(account, rkey, dimension, unit_size, price, currency, now, now_ms,
+                          f',"used":{used:d},"req":{_q(request_id)},"ttl":{self.request_ttl:d},"rg":{rating_group:d}'))
         return _committed(reply)
 
     async def update(self, account: str, rkey: str, used: int, wanted: int, dimension: Dimension | None, unit_size: int,
@@ -184,9 +186,9 @@ class ChargingRedis:
             "update",
             [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "ledger"),
              s.key(account, "req:" + request_id), s.slot_key(account, "rsvidx")],
-            {"account": account, "rkey": rkey, "used": used, "wanted": wanted,
-             "dim": dimension.value if dimension else "", "n": unit_size, "price": price, "cur": currency,
-             "now": now, "ts": now_ms, "req": request_id, "ttl": self.request_ttl, "rg": rating_group})
+            _usage_params(account, rkey, dimension, unit_size, price, currency, now, now_ms,
+                          f',"used":{used:d},"wanted":{wanted:d},"req":{_q(request_id)},"ttl":{self.request_ttl:d}'
+                          f',"rg":{rating_group:d}'))
         grant = Grant(reply["granted"], reply["granted_from_bundles"], reply["granted_from_balance"],
                       reply["money_held"]) if reply["granted"] else None
         return UpdateResult(_committed(reply), grant)
@@ -259,6 +261,15 @@ class ChargingRedis:
             if pending_gifts:
                 cast(Any, pipe).hset(s.key(account, "gifts"), mapping=pending_gifts)
             await pipe.execute()
+
+
+def _usage_params(account: str, rkey: str, dimension: Dimension | None, unit_size: int, price: int,
+                  currency: str | None, now: int, now_ms: int, more: str) -> str:
+    """The JSON parameters of reserve/commit/update, written directly (json.dumps costs more than the script
+    call on the hot path); strings go through the C string encoder, numbers are ints."""
+    return (f'{{"account":{_q(account)},"rkey":{_q(rkey)},"dim":"{dimension.value if dimension else ""}",'
+            f'"n":{unit_size:d},"price":{price:d},"cur":{_q(currency) if currency else "null"},"now":{now:d},'
+            f'"ts":{now_ms:d}{more}}}')
 
 
 def _committed(reply: dict[str, Any]) -> CommitResult:

@@ -26,5 +26,6 @@ if r then redis.call('HDEL', rkeys, P.rkey) end
 acct_save(acct, a, by_id, touched)
 local out = {charged = charged, from_bundles = from_b, from_balance = bal_units, unpaid = unpaid, entry = id,
              duplicate = 0}
-idem_record(reqkey, 0, 0, out)
-return reply(out)
+local encoded = reply(out)
+idem_record(reqkey, 0, 0, encoded)
+return encoded

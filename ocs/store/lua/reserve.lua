@@ -23,4 +23,5 @@ if granted == 0 then return err('insufficient_funds', 'nothing to grant') end
 acct_save(acct, a, by_id, touched)
 redis.call('HSET', rkeys, P.rkey, enc)
 if not old then redis.call('ZADD', idx, 'NX', fmt(P.ts), P.account) end
-return reply({granted = granted, from_bundles = from_b, from_balance = bal_units, money_held = money})
+return string.format('{"granted":%d,"from_bundles":%d,"from_balance":%d,"money_held":%d}', granted, from_b,
+                     bal_units, money)

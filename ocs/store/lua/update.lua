@@ -38,5 +38,6 @@ end
 local out = {charged = charged, from_bundles = from_b, from_balance = bal_units, unpaid = unpaid, entry = id,
              duplicate = 0, granted = granted, granted_from_bundles = g_b, granted_from_balance = g_units,
              money_held = money}
-idem_record(reqkey, 0, 0, out)
-return reply(out)
+local encoded = reply(out)
+idem_record(reqkey, 0, 0, encoded)
+return encoded
