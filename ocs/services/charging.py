@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,9 +28,7 @@ from typing import Any
 import asyncpg
 
 from ocs.charging import rating
-from ocs.charging.currencies import check_currency
 from ocs.charging.errors import (
-    AccountExists,
     BundleExists,
     CurrencyMismatch,
     GiftRefunded,
@@ -43,7 +40,6 @@ from ocs.charging.errors import (
     UnknownTariff,
 )
 from ocs.charging.model import (
-    AccountView,
     Allowances,
     BundleDefinition,
     BundleKind,
@@ -53,23 +49,17 @@ from ocs.charging.model import (
     LedgerEntry,
     MoneyResult,
     PurchaseResult,
-    Sim,
     Tariff,
     Unit,
     UpdateResult,
-    check_account_id,
     check_ref,
 )
+from ocs.services.accounts import Accounts
 from ocs.store import ledger as ledger_store
 from ocs.store.charging_redis import DEFAULT_REQUEST_TTL, ChargingRedis, reservation_key
 from ocs.store.redis_client import RedisStore
 
 DAY = 86400
-
-
-def new_account_id() -> str:
-    """A fresh opaque account id (random, 20 hex digits after 'a')."""
-    return "a" + secrets.token_hex(10)
 
 
 def _bundle_from_row(r: asyncpg.Record) -> BundleDefinition:
@@ -83,7 +73,7 @@ def _tariff_from_row(r: asyncpg.Record) -> Tariff:
                   r["currency"])
 
 
-class ChargingService:
+class ChargingService(Accounts):
     def __init__(self, store: RedisStore, pool: asyncpg.Pool, *, request_ttl: int = DEFAULT_REQUEST_TTL,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -103,70 +93,6 @@ class ChargingService:
     def _now(self, now: float | None) -> tuple[int, int]:
         t = self.clock() if now is None else now
         return int(t), int(t * 1000)
-
-    # ---- accounts and identities
-    async def account_of_imsi(self, imsi: str) -> str:
-        """The account id a SIM's IMSI points at, from the Redis identity index (never PostgreSQL)."""
-        return await self.redis.account_of("imsi", imsi)
-
-    async def account_of_msisdn(self, msisdn: str) -> str:
-        """The account id a SIM's MSISDN points at, from the Redis identity index (never PostgreSQL)."""
-        return await self.redis.account_of("msisdn", msisdn)
-
-    async def account_of_sim_in_postgres(self, *, imsi: str | None = None, msisdn: str | None = None) -> str:
-        """The account a SIM points at, from PostgreSQL (for rebuilding the Redis identity index)."""
-        async with self.pool.acquire() as conn:
-            found = await conn.fetchval("SELECT account_id FROM subscribers WHERE imsi = $1 OR msisdn = $2",
-                                        imsi, msisdn)
-        if found is None:
-            raise UnknownSubscriber(imsi or msisdn or "")
-        return str(found)
-
-    async def open_account(self, currency: str, account: str | None = None, *, exist_ok: bool = False) -> str:
-        """Open an account (balance 0) in `currency`; `account` None generates an id. An existing id is
-        AccountExists, or with `exist_ok` accepted when its currency matches. Returns the account id."""
-        check_currency(currency)
-        account = new_account_id() if account is None else check_account_id(account)
-        async with self.pool.acquire() as conn:
-            created = await conn.fetchval("INSERT INTO accounts (account_id, currency) VALUES ($1, $2) "
-                                          "ON CONFLICT DO NOTHING RETURNING account_id", account, currency)
-            existing = await conn.fetchval("SELECT currency FROM accounts WHERE account_id = $1", account)
-            seq = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM ledger WHERE account_id = $1", account)
-        if created is None and not exist_ok:
-            raise AccountExists(account)
-        if existing != currency:
-            raise CurrencyMismatch(f"account {account} is in {existing}")
-        try:
-            await self.redis.open_account(account, currency, seq)
-        except BaseException:
-            if created is not None:  # no account row without its Redis account: the same call can be run again
-                async with self.pool.acquire() as conn:
-                    await conn.execute("DELETE FROM accounts WHERE account_id = $1", account)
-            raise
-        return account
-
-    async def link_sim(self, account: str, imsi: str, msisdn: str) -> None:
-        """Point a provisioned SIM at an existing account (PostgreSQL, then the Redis identity index)."""
-        async with self.pool.acquire() as conn:
-            done = await conn.fetchval(
-                "UPDATE subscribers SET account_id = $1, updated_at = now() WHERE imsi = $2 AND "
-                "EXISTS (SELECT 1 FROM accounts WHERE account_id = $1) RETURNING imsi", account, imsi)
-        if done is None:
-            raise UnknownAccount(account)
-        await self.redis.link(account, imsi, msisdn)
-
-    async def sims(self, account: str) -> list[Sim]:
-        """The SIMs that point at `account` (PostgreSQL: for views, not the hot path)."""
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT imsi, msisdn FROM subscribers WHERE account_id = $1 ORDER BY imsi",
-                                    account)
-        return [Sim(r["imsi"], r["msisdn"]) for r in rows]
-
-    async def account(self, account: str) -> AccountView:
-        view = await self.redis.account(account)
-        if view is None:
-            raise UnknownAccount(account)
-        return view
 
     # ---- catalog and tariffs
     async def create_bundle(self, definition: BundleDefinition) -> None:
