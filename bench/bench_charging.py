@@ -63,11 +63,13 @@ async def run(callers: int, seconds: float, subscribers: int, with_writer: bool)
         await service.set_tariff(Tariff(1, Unit.OCTETS, 1024, 1, 5, "EUR"))
         await service.create_bundle(BundleDefinition("bench1g", "1 GB", BundleKind.DATA,
                                                      Allowances(data_octets=10**9), 30, 10, 100, "EUR"))
-        imsis = [f"00199{i:010d}" for i in range(subscribers)]
-        for imsi in imsis:
-            await service.open_account(imsi, "EUR")
-            await service.top_up(imsi, 10**12, "bench-topup")
-            await service.purchase(imsi, "bench1g", "bench-buy")
+        imsis = []   # the accounts (one SIM each); the hot path takes the account id
+        for i in range(subscribers):
+            account = await service.open_account("EUR")
+            await service.link_sim(account, f"00199{i:010d}", f"7{i:010d}")
+            await service.top_up(account, 10**12, "bench-topup")
+            await service.purchase(account, "bench1g", "bench-buy")
+            imsis.append(account)
         writer = LedgerWriter(store, pool) if with_writer else None
         if writer:
             writer.start()

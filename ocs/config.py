@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ocs.charging.currencies import MINOR_UNITS
+
 T = TypeVar("T")
 
 APPLICATIONS = frozenset({"gy", "gx", "s6a"})
@@ -433,7 +435,7 @@ def _parse_auc(t: _Table) -> AucConfig:
 def _parse_charging(t: _Table) -> ChargingConfig:
     d = ChargingConfig()
     currency = t.string("currency", d.currency)
-    if not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+    if currency not in MINOR_UNITS:
         raise ConfigError(f"{t.key('currency')}: must be an ISO 4217 code like \"USD\", got {currency!r}")
     charging = ChargingConfig(
         currency=currency,

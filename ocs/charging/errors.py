@@ -23,6 +23,12 @@ class UnknownSubscriber(ChargingError):
     code = "unknown_subscriber"
 
 
+class UnknownAccount(UnknownSubscriber):
+    """No account with this id (or no account behind this IMSI/MSISDN)."""
+
+    code = "unknown_account"
+
+
 class UnknownBundle(ChargingError):
     code = "unknown_bundle"
 
@@ -49,12 +55,24 @@ class InvalidAmount(ChargingError):
     code = "invalid_amount"
 
 
+class InvalidReference(ChargingError, ValueError):
+    """A caller reference (top-up ref, gift id) that is empty, longer than 128 characters or not printable."""
+
+    code = "invalid_reference"
+
+
+class InvalidCurrency(ChargingError, ValueError):
+    """Not an ISO 4217 currency code."""
+
+    code = "invalid_currency"
+
+
 class BundleExists(ChargingError):
     code = "bundle_exists"
 
 
 class InvalidRecipient(ChargingError):
-    """A gift to oneself, or to a subscriber without an account."""
+    """A gift to oneself (the same account), or to a subscriber without an account."""
 
     code = "invalid_recipient"
 
@@ -67,9 +85,10 @@ class GiftRefunded(ChargingError):
 
 ERRORS: dict[str, type[ChargingError]] = {
     cls.code: cls
-    for cls in (ChargingError, InsufficientFunds, UnknownSubscriber, UnknownBundle, UnknownTariff,
-                DuplicateReference, AccountExists, CurrencyMismatch, InvalidAmount, BundleExists, InvalidRecipient,
-                GiftRefunded)
+    for cls in (ChargingError, InsufficientFunds, UnknownSubscriber, UnknownAccount, UnknownBundle, UnknownTariff,
+                DuplicateReference, AccountExists, CurrencyMismatch, InvalidAmount, InvalidCurrency, InvalidReference,
+                BundleExists,
+                InvalidRecipient, GiftRefunded)
 }
 
 REPLY_PREFIX = "OCS "

@@ -11,9 +11,30 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ocs.charging.currencies import check_currency
+from ocs.charging.errors import InvalidReference
+
 IMSI_RE = re.compile(r"^[0-9]{15}$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+# An account id is opaque: letters, digits, '_', '.', '-' (no ':' - it separates the seq in ledger entry ids -
+# and no braces - it is the Redis hash tag of the account's keys).
+ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+MAX_REF = 128  # caller references are kept with every ledger entry and in the account's `refs` hash
+
+
+def check_ref(value: str, name: str = "reference") -> str:
+    """A caller reference (top-up ref, gift id): 1 to 128 printable characters."""
+    if not value or len(value) > MAX_REF or not value.isprintable():
+        raise InvalidReference(f"a {name} is 1 to {MAX_REF} printable characters")
+    return value
+
+
+def check_account_id(value: str) -> str:
+    if not ACCOUNT_RE.match(value):
+        raise ValueError(f"account id {value!r} must be 1-64 letters, digits, '_', '.' or '-' (not first)")
+    return value
 
 
 class BundleKind(enum.StrEnum):
@@ -82,8 +103,7 @@ class BundleDefinition:
     def __post_init__(self) -> None:
         if not CODE_RE.match(self.code):
             raise ValueError(f"bundle code {self.code!r} must match {CODE_RE.pattern}")
-        if not CURRENCY_RE.match(self.currency):
-            raise ValueError(f"currency {self.currency!r} must be three capital letters")
+        check_currency(self.currency)
         for name in ("validity_days", "priority", "price"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
@@ -116,8 +136,7 @@ class Tariff:
     def __post_init__(self) -> None:
         if self.rating_group < 0 or self.unit_size <= 0 or self.price_home < 0 or self.price_roaming < 0:
             raise ValueError("rating group, prices >= 0 and unit size > 0 are required")
-        if not CURRENCY_RE.match(self.currency):
-            raise ValueError(f"currency {self.currency!r} must be three capital letters")
+        check_currency(self.currency)
 
     def price(self, roaming: bool) -> int:
         return self.price_roaming if roaming else self.price_home
@@ -139,8 +158,16 @@ class ActiveBundle:
 
 
 @dataclass(frozen=True, slots=True)
-class AccountView:
+class Sim:
+    """A SIM that points at an account."""
+
     imsi: str
+    msisdn: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    account: str          # the account id
     currency: str
     balance: int          # money the subscriber owns
     held: int             # part of it held by open reservations
@@ -153,10 +180,10 @@ class AccountView:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One change of an account. `entry_id` is `<imsi>:<seq>`, `seq` counts the subscriber's changes."""
+    """One change of an account. `entry_id` is `<account>:<seq>`, `seq` counts the account's changes."""
 
     entry_id: str
-    imsi: str
+    account: str
     seq: int
     kind: str
     amount: int           # money delta in minor units (0 for bundle-only changes)

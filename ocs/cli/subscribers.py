@@ -103,25 +103,36 @@ def subscriber() -> None:
 @click.option("--amf", metavar="HEX", help="AMF, 2 octets [8000].")
 @click.option("--sqn", metavar="HEX", help="The last SQN the USIM accepted (6 octets) [0].")
 @click.option("--apn", "apns", multiple=True, metavar="NAME", help="An APN; repeat for more [internet].")
+@click.option("--account", "account", metavar="ID",
+              help="An existing account the SIM joins (several SIMs may share one) [a new account].")
 @json_option
 def subscriber_add(config_path: str, imsi: str, msisdn: str, k: str, opc: str | None, op: str | None,
-                   amf: str | None, sqn: str | None, apns: tuple[str, ...], as_json: bool) -> None:
-    """Provision one subscriber and open its account."""
+                   amf: str | None, sqn: str | None, apns: tuple[str, ...], account: str | None,
+                   as_json: bool) -> None:
+    """Provision one subscriber and open its account (or point it at an existing one with --account)."""
+    from ocs.charging.errors import UnknownSubscriber
+    from ocs.charging.model import check_account_id
+
     try:
         s = new_subscriber(imsi_=imsi, msisdn_=msisdn, k=k, opc=opc, op=op, amf=amf, sqn=sqn, apns=apns)
+        if account is not None:
+            check_account_id(account)
     except InvalidSubscriber as e:
         fail(f"--{e}", as_json=as_json)
+    except ValueError as e:
+        fail(f"--account: {e}", as_json=as_json)
     config = load_or_exit(config_path)
 
-    async def body(backends: Any) -> None:
+    async def body(backends: Any) -> str:
         subscribers, _ = _services(config, backends)
         try:
-            await subscribers.add(s)
-        except SubscriberExists as e:
+            return str(await subscribers.add(s, account))
+        except (SubscriberExists, UnknownSubscriber) as e:
             fail(str(e), as_json=as_json)
 
-    run(lambda: with_backends(config, body))
-    emit({"ok": True, "imsi": s.imsi, "msisdn": s.msisdn}, as_json, lambda: f"added {s.imsi} ({s.msisdn})")
+    joined = run(lambda: with_backends(config, body))
+    emit({"ok": True, "imsi": s.imsi, "msisdn": s.msisdn, "account": joined}, as_json,
+         lambda: f"added {s.imsi} ({s.msisdn})")
 
 
 def _bundle_json(b: Any) -> dict[str, Any]:
@@ -152,7 +163,9 @@ def subscriber_show(config_path: str, imsi: str, as_json: bool) -> None:
             fail(f"no subscriber {imsi}", as_json=as_json)
         out = view.as_dict()
         try:
-            account = await charging.account(view.imsi)
+            if view.account is None:
+                raise UnknownSubscriber(view.imsi)
+            account = await charging.account(view.account)
         except UnknownSubscriber:
             out.update(balance=0, currency=config.charging.currency, held=0, bundles=[])
         else:

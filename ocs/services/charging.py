@@ -1,10 +1,12 @@
 """The charging service: the one place the CLI, the Gy and RADIUS apps and the admin port call for money.
 
-Hot path (`reserve`, `commit`, `release`) takes an IMSI and touches Redis only (one script call each, tariffs
-from the in-memory cache). Provisioning (accounts, catalog, tariffs), top-ups, purchases, gifts, views and
-rebuilds accept a subscriber as IMSI or MSISDN and use PostgreSQL as well.
+Money belongs to an account (an opaque id, a currency); every operation here takes the account id. A SIM's
+IMSI or MSISDN is turned into its account id by `account_of_imsi` / `account_of_msisdn`, which read the Redis
+identity index (never PostgreSQL). Hot path (`reserve`, `commit`, `update`, `release`) touches Redis only (one
+script call each, tariffs from the in-memory cache). Provisioning (accounts, catalog, tariffs), views and
+rebuilds use PostgreSQL as well.
 
-Gift protocol (two subscribers = two cluster slots, so no single script can do both halves):
+Gift protocol (two accounts = two cluster slots, so no single script can do both halves):
   1. sender: money.lua gift_out (-price, ref = gift id) also stores the pending gift (recipient, bundle,
      expiry) in the sender's `gifts` hash — one atomic step;
   2. recipient: activate.lua gift_in (price 0, ref = gift id): idempotent by the gift id;
@@ -32,13 +34,12 @@ from ocs.charging.errors import (
     GiftRefunded,
     InvalidAmount,
     InvalidRecipient,
+    UnknownAccount,
     UnknownBundle,
     UnknownSubscriber,
     UnknownTariff,
 )
 from ocs.charging.model import (
-    IMSI_RE,
-    AccountView,
     Allowances,
     BundleDefinition,
     BundleKind,
@@ -51,7 +52,9 @@ from ocs.charging.model import (
     Tariff,
     Unit,
     UpdateResult,
+    check_ref,
 )
+from ocs.services.accounts import Accounts
 from ocs.store import ledger as ledger_store
 from ocs.store.charging_redis import DEFAULT_REQUEST_TTL, ChargingRedis, reservation_key
 from ocs.store.redis_client import RedisStore
@@ -70,7 +73,7 @@ def _tariff_from_row(r: asyncpg.Record) -> Tariff:
                   r["currency"])
 
 
-class ChargingService:
+class ChargingService(Accounts):
     def __init__(self, store: RedisStore, pool: asyncpg.Pool, *, request_ttl: int = DEFAULT_REQUEST_TTL,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -90,44 +93,6 @@ class ChargingService:
     def _now(self, now: float | None) -> tuple[int, int]:
         t = self.clock() if now is None else now
         return int(t), int(t * 1000)
-
-    # ---- subscribers and accounts
-    async def resolve(self, subscriber: str) -> str:
-        """IMSI of a subscriber given by IMSI or MSISDN."""
-        async with self.pool.acquire() as conn:
-            imsi = await conn.fetchval("SELECT imsi FROM subscribers WHERE imsi = $1 OR msisdn = $1 "
-                                       "ORDER BY imsi = $1 DESC LIMIT 1", subscriber)
-        if imsi is None:
-            raise UnknownSubscriber(subscriber)
-        return str(imsi)
-
-    async def imsi_of_msisdn(self, msisdn: str) -> str:
-        """IMSI of the subscriber with this MSISDN, looked up by MSISDN only (a 15-digit MSISDN is not an IMSI)."""
-        async with self.pool.acquire() as conn:
-            imsi = await conn.fetchval("SELECT imsi FROM subscribers WHERE msisdn = $1", msisdn)
-        if imsi is None:
-            raise UnknownSubscriber(msisdn)
-        return str(imsi)
-
-    async def open_account(self, subscriber: str, currency: str) -> str:
-        """Create the monetary account (balance 0) of a provisioned subscriber; idempotent. Returns the IMSI."""
-        imsi = await self.resolve(subscriber)
-        async with self.pool.acquire() as conn:
-            await conn.execute("INSERT INTO accounts (imsi, currency) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                               imsi, currency)
-            existing = await conn.fetchval("SELECT currency FROM accounts WHERE imsi = $1", imsi)
-            seq = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM ledger WHERE imsi = $1", imsi)
-        if existing != currency:
-            raise CurrencyMismatch(f"account {imsi} is in {existing}")
-        await self.redis.open_account(imsi, currency, seq)
-        return imsi
-
-    async def account(self, subscriber: str) -> AccountView:
-        imsi = subscriber if IMSI_RE.match(subscriber) else await self.resolve(subscriber)
-        view = await self.redis.account(imsi)
-        if view is None:
-            raise UnknownSubscriber(subscriber)
-        return view
 
     # ---- catalog and tariffs
     async def create_bundle(self, definition: BundleDefinition) -> None:
@@ -189,134 +154,129 @@ class ChargingService:
         return found
 
     # ---- money
-    async def top_up(self, subscriber: str, amount: int, ref: str, *, now: float | None = None) -> MoneyResult:
-        """Credit airtime; idempotent by `ref` (per subscriber)."""
+    async def top_up(self, account: str, amount: int, ref: str, *, now: float | None = None) -> MoneyResult:
+        """Credit airtime; idempotent by `ref` (per account)."""
         rating.check_amount(amount, allow_zero=False)
-        return await self._money(subscriber, "topup", amount, ref, now, None)
+        return await self._money(account, "topup", amount, ref, now, None)
 
-    async def adjust(self, subscriber: str, amount: int, ref: str, reason: str = "", *,
+    async def adjust(self, account: str, amount: int, ref: str, reason: str = "", *,
                      now: float | None = None) -> MoneyResult:
         """Operator correction, credit (> 0) or debit (< 0, never below the available balance)."""
         rating.check_amount(amount, allow_negative=True, allow_zero=False)
-        return await self._money(subscriber, "adjust", amount, ref, now, {"reason": reason} if reason else None)
+        return await self._money(account, "adjust", amount, ref, now, {"reason": reason} if reason else None)
 
-    async def refund(self, subscriber: str, amount: int, ref: str, reason: str = "", *,
+    async def refund(self, account: str, amount: int, ref: str, reason: str = "", *,
                      now: float | None = None) -> MoneyResult:
         rating.check_amount(amount, allow_zero=False)
-        return await self._money(subscriber, "refund", amount, ref, now, {"reason": reason} if reason else None)
+        return await self._money(account, "refund", amount, ref, now, {"reason": reason} if reason else None)
 
-    async def _money(self, subscriber: str, kind: str, amount: int, ref: str, now: float | None,
+    async def _money(self, account: str, kind: str, amount: int, ref: str, now: float | None,
                      detail: dict[str, Any] | None) -> MoneyResult:
-        if not ref:
-            raise InvalidAmount("a caller reference is required")
-        imsi = subscriber if IMSI_RE.match(subscriber) else await self.resolve(subscriber)
+        check_ref(ref)
         _, now_ms = self._now(now)
-        return await self.redis.money(imsi, kind, amount, ref, now_ms, detail)
+        return await self.redis.money(account, kind, amount, ref, now_ms, detail)
 
-    async def purchase(self, subscriber: str, code: str, ref: str, *, now: float | None = None) -> PurchaseResult:
+    async def purchase(self, account: str, code: str, ref: str, *, now: float | None = None) -> PurchaseResult:
         """Buy a bundle with airtime: debit and activation in one script (both or neither)."""
-        if not ref:
-            raise InvalidAmount("a caller reference is required")
-        imsi = subscriber if IMSI_RE.match(subscriber) else await self.resolve(subscriber)
+        check_ref(ref)
         definition = await self.bundle(code)
-        await self._check_currency(imsi, definition.currency)
+        await self._check_currency(account, definition.currency)
         now_s, now_ms = self._now(now)
-        return await self.redis.activate(imsi, "purchase", definition.price, ref, now_ms, definition.code,
+        return await self.redis.activate(account, "purchase", definition.price, ref, now_ms, definition.code,
                                          definition.priority, now_s + definition.validity_days * DAY,
                                          definition.allowances, {"name": definition.name})
 
-    async def _check_currency(self, imsi: str, currency: str) -> None:
-        view = await self.redis.account(imsi)
+    async def _check_currency(self, account: str, currency: str) -> None:
+        view = await self.redis.account(account)
         if view is None:
-            raise UnknownSubscriber(imsi)
+            raise UnknownAccount(account)
         if view.currency != currency:
             raise CurrencyMismatch(f"account in {view.currency}, price in {currency}")
 
     async def gift(self, sender: str, recipient: str, code: str, gift_id: str, *,
                    now: float | None = None) -> GiftResult:
         """Give a bundle: the sender pays, the recipient gets it. Idempotent by `gift_id`."""
-        if not gift_id:
-            raise InvalidAmount("a gift id is required")
-        s_imsi = sender if IMSI_RE.match(sender) else await self.resolve(sender)
-        r_imsi = recipient if IMSI_RE.match(recipient) else await self.resolve(recipient)
-        if s_imsi == r_imsi:
+        check_ref(gift_id, "gift id")
+        if sender == recipient:
             raise InvalidRecipient("a gift to oneself")
         definition = await self.bundle(code)
-        await self._check_currency(s_imsi, definition.currency)
-        recipient_view = await self.redis.account(r_imsi)  # no account: refunded below (InvalidRecipient)
+        await self._check_currency(sender, definition.currency)
+        recipient_view = await self.redis.account(recipient)  # no account: refunded below (InvalidRecipient)
         if recipient_view is not None and recipient_view.currency != definition.currency:
             raise CurrencyMismatch(f"recipient's account in {recipient_view.currency}, price in {definition.currency}")
         now_s, now_ms = self._now(now)
         a = definition.allowances
-        record = {"to": r_imsi, "code": definition.code, "name": definition.name, "priority": definition.priority,
+        record = {"to": recipient, "code": definition.code, "name": definition.name, "priority": definition.priority,
                   "expires_at": now_s + definition.validity_days * DAY, "d": a.data_octets, "v": a.voice_seconds,
                   "s": a.sms_count, "r": a.roaming_data_octets, "price": definition.price}
         encoded = json.dumps(record, separators=(",", ":"), sort_keys=True)
-        debit = await self.redis.money(s_imsi, "gift_out", -definition.price, gift_id, now_ms, record,
+        debit = await self.redis.money(sender, "gift_out", -definition.price, gift_id, now_ms, record,
                                        gift_id=gift_id, gift_record=encoded)
         if debit.duplicate:
-            pending = await self.redis.pending_gifts(s_imsi)
+            pending = await self.redis.pending_gifts(sender)
             if gift_id in pending:
                 record = json.loads(pending[gift_id])
             else:
-                seen = await self.store.hget(self.store.key(r_imsi, "refs"), gift_id)
+                seen = await self.store.hget(self.store.key(recipient, "refs"), gift_id)
                 if seen is None:
                     raise GiftRefunded(gift_id)
                 seq = int(seen.split("|")[0])
-                return GiftResult(gift_id, debit.entry_id, f"{r_imsi}:{seq}", seq)
-        credit = await self._credit_gift(s_imsi, gift_id, record, now_ms)
+                return GiftResult(gift_id, debit.entry_id, f"{recipient}:{seq}", seq)
+        credit = await self._credit_gift(sender, gift_id, record, now_ms)
         return GiftResult(gift_id, debit.entry_id, credit.entry_id, credit.bundle_id)
 
-    async def _credit_gift(self, s_imsi: str, gift_id: str, record: dict[str, Any], now_ms: int) -> PurchaseResult:
-        r_imsi = str(record["to"])
+    async def _credit_gift(self, sender: str, gift_id: str, record: dict[str, Any], now_ms: int) -> PurchaseResult:
+        recipient = str(record["to"])
         try:
             credit = await self.redis.activate(
-                r_imsi, "gift_in", 0, gift_id, now_ms, str(record["code"]), int(record["priority"]),
+                recipient, "gift_in", 0, gift_id, now_ms, str(record["code"]), int(record["priority"]),
                 int(record["expires_at"]), Allowances(int(record["d"]), int(record["v"]), int(record["s"]),
                                                       int(record["r"])),
-                {"from": s_imsi, "name": record.get("name", "")})
+                {"from": sender, "name": record.get("name", "")})
         except UnknownSubscriber:
-            await self.redis.money(s_imsi, "gift_refund", int(record["price"]),
-                                   gift_id + ledger_store.GIFT_REFUND_SUFFIX, now_ms, {"to": r_imsi},
+            await self.redis.money(sender, "gift_refund", int(record["price"]),
+                                   gift_id + ledger_store.GIFT_REFUND_SUFFIX, now_ms, {"to": recipient},
                                    gift_id=gift_id, gift_record="")
-            raise InvalidRecipient(f"{r_imsi} has no account; the sender was refunded") from None
-        await self.redis.gift_done(s_imsi, gift_id)
+            raise InvalidRecipient(f"{recipient} has no account; the sender was refunded") from None
+        await self.redis.gift_done(sender, gift_id)
         return credit
 
     async def recover_gifts(self, sender: str | None = None, *, now: float | None = None) -> int:
         """Finish gifts whose recipient half did not happen (crash between the halves). Without `sender`,
         the senders come from PostgreSQL (gift_out entries without gift_in or refund). Returns gifts finished."""
         if sender is not None:
-            senders = [sender if IMSI_RE.match(sender) else await self.resolve(sender)]
+            senders = [sender]
         else:
             async with self.pool.acquire() as conn:
-                senders = [r["imsi"] for r in await conn.fetch(
-                    """SELECT DISTINCT o.imsi FROM ledger o WHERE o.kind = 'gift_out'
+                senders = [r["account_id"] for r in await conn.fetch(
+                    """SELECT DISTINCT o.account_id FROM ledger o WHERE o.kind = 'gift_out'
                        AND NOT EXISTS (SELECT 1 FROM ledger i WHERE i.kind = 'gift_in' AND i.ref = o.ref)
-                       AND NOT EXISTS (SELECT 1 FROM ledger f WHERE f.kind = 'gift_refund' AND f.imsi = o.imsi
-                                       AND f.ref = o.ref || $1)""", ledger_store.GIFT_REFUND_SUFFIX)]
+                       AND NOT EXISTS (SELECT 1 FROM ledger f WHERE f.kind = 'gift_refund'
+                                       AND f.account_id = o.account_id AND f.ref = o.ref || $1)""",
+                    ledger_store.GIFT_REFUND_SUFFIX)]
         _, now_ms = self._now(now)
         finished = 0
-        for s_imsi in senders:
-            for gift_id, encoded in (await self.redis.pending_gifts(s_imsi)).items():
+        for payer in senders:
+            for gift_id, encoded in (await self.redis.pending_gifts(payer)).items():
                 with contextlib.suppress(InvalidRecipient):  # refunded: the pending record is gone
-                    await self._credit_gift(s_imsi, gift_id, json.loads(encoded), now_ms)
+                    await self._credit_gift(payer, gift_id, json.loads(encoded), now_ms)
                 finished += 1
         return finished
 
     # ---- usage (hot path)
-    async def reserve(self, imsi: str, session_id: str, rating_group: int, units: int, *, roaming: bool = False,
+    async def reserve(self, account: str, session_id: str, rating_group: int, units: int, *, roaming: bool = False,
                       now: float | None = None) -> Grant:
         """Hold up to `units` for (session, rating group): bundles first, then money. Replaces an earlier
         reservation of the same pair. Raises InsufficientFunds when nothing can be granted."""
         rating.check_amount(units, "units", allow_zero=False)
         tariff = self.tariff(rating_group)
+        rating.check_priced(units, tariff.unit_size, tariff.price(roaming), "units")
         now_s, now_ms = self._now(now)
-        return await self.redis.reserve(imsi, reservation_key(session_id, rating_group), units,
+        return await self.redis.reserve(account, reservation_key(session_id, rating_group), units,
                                         rating.dimension_for(tariff.unit, roaming), tariff.unit_size,
-                                        tariff.price(roaming), now_s, now_ms)
+                                        tariff.price(roaming), now_s, now_ms, tariff.currency)
 
-    async def commit(self, imsi: str, session_id: str, rating_group: int, used: int, request_id: str, *,
+    async def commit(self, account: str, session_id: str, rating_group: int, used: int, request_id: str, *,
                      roaming: bool = False, now: float | None = None) -> CommitResult:
         """Charge `used` units against the reservation and release the rest. `request_id` (e.g.
         `<session>:<rg>:<CC-Request-Number>`) makes a retransmission return the first result."""
@@ -324,12 +284,14 @@ class ChargingService:
         if not request_id:
             raise InvalidAmount("a request id is required")
         tariff = self.tariff(rating_group)
+        rating.check_priced(used, tariff.unit_size, tariff.price(roaming), "used")
         now_s, now_ms = self._now(now)
-        return await self.redis.commit(imsi, reservation_key(session_id, rating_group), used,
+        return await self.redis.commit(account, reservation_key(session_id, rating_group), used,
                                        rating.dimension_for(tariff.unit, roaming), tariff.unit_size,
-                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group)
+                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group,
+                                       tariff.currency)
 
-    async def update(self, imsi: str, session_id: str, rating_group: int, used: int, wanted: int, request_id: str, *,
+    async def update(self, account: str, session_id: str, rating_group: int, used: int, wanted: int, request_id: str, *,
                      roaming: bool = False, now: float | None = None) -> UpdateResult:
         """A CCR-U in one script call: `commit(used)` then `reserve(wanted)` for the same (session, rating group).
         A retransmission (same `request_id`) returns the first result and changes nothing."""
@@ -338,42 +300,43 @@ class ChargingService:
         if not request_id:
             raise InvalidAmount("a request id is required")
         tariff = self.tariff(rating_group)
+        rating.check_priced(used, tariff.unit_size, tariff.price(roaming), "used")
+        rating.check_priced(wanted, tariff.unit_size, tariff.price(roaming), "units")
         now_s, now_ms = self._now(now)
-        return await self.redis.update(imsi, reservation_key(session_id, rating_group), used, wanted,
+        return await self.redis.update(account, reservation_key(session_id, rating_group), used, wanted,
                                        rating.dimension_for(tariff.unit, roaming), tariff.unit_size,
-                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group)
+                                       tariff.price(roaming), now_s, now_ms, request_id, rating_group,
+                                       tariff.currency)
 
-    async def release(self, imsi: str, session_id: str, rating_group: int) -> int:
-        return await self.redis.release(imsi, reservation_key(session_id, rating_group))
+    async def release(self, account: str, session_id: str, rating_group: int) -> int:
+        return await self.redis.release(account, reservation_key(session_id, rating_group))
 
     async def reap_stale(self, max_age: float, *, now: float | None = None) -> int:
         """Release reservations older than `max_age` seconds (all subscribers). Returns units released."""
         _, now_ms = self._now(now)
         return await self.redis.reap(now_ms - int(max_age * 1000))
 
-    async def expire_bundles(self, subscriber: str | None = None, *, now: float | None = None) -> int:
-        """Remove expired bundles of one subscriber, or of all subscribers. Returns bundles removed."""
+    async def expire_bundles(self, account: str | None = None, *, now: float | None = None) -> int:
+        """Remove expired bundles of one account, or of all subscribers. Returns bundles removed."""
         now_s, now_ms = self._now(now)
-        if subscriber is None:
+        if account is None:
             return await self.redis.sweep_expired(now_s, now_ms)
-        imsi = subscriber if IMSI_RE.match(subscriber) else await self.resolve(subscriber)
-        return await self.redis.expire(imsi, now_s, now_ms)
+        return await self.redis.expire(account, now_s, now_ms)
 
     # ---- ledger and rebuild
-    async def ledger(self, subscriber: str, limit: int = 100) -> list[LedgerEntry]:
+    async def ledger(self, account: str, limit: int = 100) -> list[LedgerEntry]:
         """The latest entries, newest first: PostgreSQL plus what Redis holds not yet written."""
-        imsi = subscriber if IMSI_RE.match(subscriber) else await self.resolve(subscriber)
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT * FROM ledger WHERE imsi = $1 ORDER BY seq DESC LIMIT $2", imsi, limit)
+            rows = await conn.fetch("SELECT * FROM ledger WHERE account_id = $1 ORDER BY seq DESC LIMIT $2",
+                                    account, limit)
         entries = {e.entry_id: e for e in map(ledger_store.ledger_entry_from_row, rows)}
-        for e in await ledger_store.pending_entries(self.store, imsi):
+        for e in await ledger_store.pending_entries(self.store, account):
             entries.setdefault(e.entry_id, e)
         return sorted(entries.values(), key=lambda e: e.seq, reverse=True)[:limit]
 
-    async def rebuild(self, subscriber: str | None = None) -> int:
-        """Restore Redis from PostgreSQL for one subscriber or all accounts. Returns accounts rebuilt."""
-        if subscriber is None:
+    async def rebuild(self, account: str | None = None) -> int:
+        """Restore Redis from PostgreSQL for one account or all accounts. Returns accounts rebuilt."""
+        if account is None:
             return await ledger_store.rebuild_all(self.pool, self.redis)
-        imsi = subscriber if IMSI_RE.match(subscriber) else await self.resolve(subscriber)
-        await ledger_store.rebuild(self.pool, self.redis, imsi)
+        await ledger_store.rebuild(self.pool, self.redis, account)
         return 1

@@ -10,7 +10,7 @@ PostgreSQL outage or with several writers at once, entries are inserted again an
 nothing is lost and nothing is doubled. While PostgreSQL is down the writer retries every `retry_delay`
 seconds; entries wait in Redis (AOF) meanwhile.
 
-Rebuild: balances = sum(amount) of the subscriber's ledger; bundles = replay of the entries' `detail`
+Rebuild: balances = sum(amount) of the account's ledger; bundles = replay of the entries' `detail`
 (activation creates a bundle with the entry's seq as id, usage entries add their deltas, expiry removes);
 idempotency references and pending gifts are restored from the same rows; open reservations are not
 (sessions do not survive the loss of Redis). Run it after draining the writer, or after losing Redis.
@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from ocs.charging.errors import UnknownSubscriber
+from ocs.charging.errors import UnknownAccount
 from ocs.charging.model import ActiveBundle, Allowances, LedgerEntry
 from ocs.store.charging_redis import ChargingRedis
 from ocs.store.redis_client import AutoPipeline, RedisStore
@@ -36,7 +36,7 @@ from ocs.store.redis_client import AutoPipeline, RedisStore
 log = structlog.get_logger("ocs.ledger")
 
 INSERT = """
-INSERT INTO ledger (entry_id, imsi, seq, kind, amount, balance_after, ref, detail, created_at)
+INSERT INTO ledger (entry_id, account_id, seq, kind, amount, balance_after, ref, detail, created_at)
 SELECT e, i, s, k, a, b, r, d::jsonb, to_timestamp(t / 1000.0)
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
             $8::text[], $9::bigint[]) AS u(e, i, s, k, a, b, r, d, t)
@@ -53,18 +53,19 @@ def entry_from_fields(fields: list[str]) -> dict[str, str]:
 
 
 def split_entry_id(entry_id: str) -> tuple[str, int]:
-    imsi, _, seq = entry_id.partition(":")
-    return imsi, int(seq)
+    """`<account>:<seq>` -> (account, seq); account ids hold no ':' (ocs.charging.model.ACCOUNT_RE)."""
+    account, _, seq = entry_id.rpartition(":")
+    return account, int(seq)
 
 
 def ledger_entry(f: dict[str, str]) -> LedgerEntry:
-    imsi, seq = split_entry_id(f["id"])
-    return LedgerEntry(f["id"], imsi, seq, f["kind"], int(f["amount"]), int(f["balance"]), f["ref"],
+    account, seq = split_entry_id(f["id"])
+    return LedgerEntry(f["id"], account, seq, f["kind"], int(f["amount"]), int(f["balance"]), f["ref"],
                        int(f["ts"]), json.loads(f["detail"]))
 
 
 def ledger_entry_from_row(row: asyncpg.Record) -> LedgerEntry:
-    return LedgerEntry(row["entry_id"], row["imsi"], row["seq"], row["kind"], row["amount"], row["balance_after"],
+    return LedgerEntry(row["entry_id"], row["account_id"], row["seq"], row["kind"], row["amount"], row["balance_after"],
                        row["ref"], int(row["created_at"].timestamp() * 1000), json.loads(row["detail"]))
 
 
@@ -140,8 +141,8 @@ class LedgerWriter:
         for stream, entries in streams:
             for _, fields in entries:
                 f = entry_from_fields(fields)
-                imsi, seq = split_entry_id(f["id"])
-                for col, value in zip(cols, (f["id"], imsi, seq, f["kind"], int(f["amount"]),
+                account, seq = split_entry_id(f["id"])
+                for col, value in zip(cols, (f["id"], account, seq, f["kind"], int(f["amount"]),
                                              int(f["balance"]), f["ref"], f["detail"], int(f["ts"])), strict=True):
                     col.append(value)
             if entries:
@@ -161,19 +162,19 @@ def _next_id(stream_id: str) -> str:
     return f"{ms}-{int(seq) + 1}"
 
 
-async def pending_entries(store: RedisStore, imsi: str) -> list[LedgerEntry]:
-    """Entries of `imsi` still in Redis (not yet confirmed by PostgreSQL)."""
-    reply = await store.xrange(store.slot_key(imsi, "ledger"))
+async def pending_entries(store: RedisStore, account: str) -> list[LedgerEntry]:
+    """Entries of `account` still in Redis (not yet confirmed by PostgreSQL)."""
+    reply = await store.xrange(store.slot_key(account, "ledger"))
     out = []
     for _, fields in reply:
-        if fields["id"].startswith(imsi + ":"):
+        if split_entry_id(fields["id"])[0] == account:
             out.append(ledger_entry(fields))
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayedAccount:
-    imsi: str
+    account: str
     currency: str
     balance: int
     seq: int
@@ -182,7 +183,7 @@ class ReplayedAccount:
     pending_gifts: dict[str, str]
 
 
-def replay(imsi: str, currency: str, entries: Iterable[LedgerEntry], gifts_done: set[str]) -> ReplayedAccount:
+def replay(account: str, currency: str, entries: Iterable[LedgerEntry], gifts_done: set[str]) -> ReplayedAccount:
     """The state a subscriber's ledger entries (in seq order) add up to. `gifts_done`: gift ids whose
     recipient half (gift_in) or refund is recorded."""
     balance = 0
@@ -211,35 +212,39 @@ def replay(imsi: str, currency: str, entries: Iterable[LedgerEntry], gifts_done:
     active = [ActiveBundle(bid, str(b["code"]), int(b["priority"]), int(b["expires_at"]),
                            Allowances(int(b["d"]), int(b["v"]), int(b["s"]), int(b["r"])))
               for bid, b in sorted(bundles.items())]
-    return ReplayedAccount(imsi, currency, balance, seq, active, refs, pending)
+    return ReplayedAccount(account, currency, balance, seq, active, refs, pending)
 
 
-async def replay_from_postgres(conn: asyncpg.Connection, imsi: str) -> ReplayedAccount:
-    currency = await conn.fetchval("SELECT currency FROM accounts WHERE imsi = $1", imsi)
+async def replay_from_postgres(conn: asyncpg.Connection, account: str) -> ReplayedAccount:
+    currency = await conn.fetchval("SELECT currency FROM accounts WHERE account_id = $1", account)
     if currency is None:
-        raise UnknownSubscriber(imsi)
-    rows = await conn.fetch("SELECT * FROM ledger WHERE imsi = $1 ORDER BY seq", imsi)
+        raise UnknownAccount(account)
+    rows = await conn.fetch("SELECT * FROM ledger WHERE account_id = $1 ORDER BY seq", account)
     gift_refs = [r["ref"] for r in rows if r["kind"] == "gift_out"]
     done: set[str] = {r["ref"].removesuffix(GIFT_REFUND_SUFFIX) for r in rows if r["kind"] == "gift_refund"}
     if gift_refs:
         done |= {r["ref"] for r in await conn.fetch(
             "SELECT ref FROM ledger WHERE kind = 'gift_in' AND ref = ANY($1::text[])", gift_refs)}
-    return replay(imsi, currency, (ledger_entry_from_row(r) for r in rows), done)
+    return replay(account, currency, (ledger_entry_from_row(r) for r in rows), done)
 
 
-async def rebuild(pool: asyncpg.Pool, charging: ChargingRedis, imsi: str) -> ReplayedAccount:
-    """Restore one subscriber's balance, bundles, references and pending gifts in Redis from PostgreSQL."""
+async def rebuild(pool: asyncpg.Pool, charging: ChargingRedis, account: str) -> ReplayedAccount:
+    """Restore one account's balance, bundles, references and pending gifts in Redis from PostgreSQL, and the
+    identity index of the SIMs that point at it."""
     async with pool.acquire() as conn:
-        state = await replay_from_postgres(conn, imsi)
-    await charging.restore(imsi, state.currency, state.balance, state.seq, state.bundles, state.refs,
+        state = await replay_from_postgres(conn, account)
+        sims = await conn.fetch("SELECT imsi, msisdn FROM subscribers WHERE account_id = $1", account)
+    await charging.restore(account, state.currency, state.balance, state.seq, state.bundles, state.refs,
                            state.pending_gifts)
-    log.info("rebuilt", imsi=imsi, balance=state.balance, bundles=len(state.bundles), seq=state.seq)
+    for sim in sims:
+        await charging.link(account, sim["imsi"], sim["msisdn"])
+    log.info("rebuilt", account=account, balance=state.balance, bundles=len(state.bundles), seq=state.seq)
     return state
 
 
 async def rebuild_all(pool: asyncpg.Pool, charging: ChargingRedis) -> int:
     async with pool.acquire() as conn:
-        imsis = [r["imsi"] for r in await conn.fetch("SELECT imsi FROM accounts ORDER BY imsi")]
-    for imsi in imsis:
-        await rebuild(pool, charging, imsi)
-    return len(imsis)
+        accounts = [r["account_id"] for r in await conn.fetch("SELECT account_id FROM accounts ORDER BY account_id")]
+    for account in accounts:
+        await rebuild(pool, charging, account)
+    return len(accounts)

@@ -45,8 +45,9 @@ def available() -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection) -> list[Migration]:
-    """Apply what is missing; return the migrations applied now."""
+async def migrate(conn: asyncpg.Connection, upto: int | None = None) -> list[Migration]:
+    """Apply what is missing (up to version `upto`, for tests that build an older schema); return the
+    migrations applied now."""
     await conn.execute("""
         CREATE TABLE IF NOT EXISTS schema_migrations (
             version integer PRIMARY KEY,
@@ -59,6 +60,8 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
         rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
         done = {r["version"]: r["checksum"] for r in rows}
         for m in available():
+            if upto is not None and m.version > upto:
+                break
             if m.version in done:
                 if done[m.version] != m.checksum:
                     raise MigrationError(f"migration {m.version:03d}_{m.name} was changed after it was applied")

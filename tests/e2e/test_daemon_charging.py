@@ -53,7 +53,7 @@ async def top_ups(dsn: str, prefix: str, imsi: str, refs: list[str]) -> None:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:
         service = ChargingService(store, pool)
-        await service.open_account(imsi, "EUR")
+        await service.open_account("EUR", imsi, exist_ok=True)   # the account id is the IMSI here
         for ref in refs:
             await service.top_up(imsi, 100, ref)
     finally:
@@ -65,7 +65,7 @@ async def ledger_rows(dsn: str, imsi: str) -> list[tuple[int, int]]:
     conn = await asyncpg.connect(dsn)
     try:
         return [(r["seq"], r["amount"]) for r in
-                await conn.fetch("SELECT seq, amount FROM ledger WHERE imsi = $1 ORDER BY seq", imsi)]
+                await conn.fetch("SELECT seq, amount FROM ledger WHERE account_id = $1 ORDER BY seq", imsi)]
     finally:
         await conn.close()
 

@@ -124,13 +124,15 @@ async def service(redis_store: RedisStore, pg_pool: asyncpg.Pool) -> ChargingSer
 @pytest.fixture
 def new_account(service: ChargingService,
                 new_subscriber: Callable[[], Awaitable[str]]) -> Callable[..., Awaitable[str]]:
-    """A subscriber with an open account, optionally topped up; returns the IMSI."""
+    """A subscriber with its own open account, optionally topped up; returns the account id (the SIM is
+    `await service.sims(account)`, its IMSI also found by `account_of_imsi`)."""
 
     async def make(balance: int = 0, currency: str = "EUR") -> str:
         imsi = await new_subscriber()
-        await service.open_account(imsi, currency)
+        account = await service.open_account(currency)
+        await service.link_sim(account, imsi, "7" + imsi[-10:])
         if balance:
-            await service.top_up(imsi, balance, "initial-" + secrets.token_hex(4))
-        return imsi
+            await service.top_up(account, balance, "initial-" + secrets.token_hex(4))
+        return account
 
     return make

@@ -1,14 +1,37 @@
 -- _lib.lua: helpers prepended to every script by ocs/store/redis_client.py; not a script by itself.
--- KEYS/ARGV/return: none.
+-- KEYS/ARGV/return: none (each script names its own; ARGV[1] is always a cjson object, decoded here as P).
 -- Invariant: integers are written with fmt() ("%d"), never tostring() (which switches to exponent notation
 -- past 14 digits); every amount stays below 2^53 so Lua doubles hold it exactly (ocs.charging.rating checks).
 -- Encodings:
---   account hash  <p>:{imsi}:acct     bal, held, cur, seq, and per bundle B<id> = code|prio|exp|d|v|s|r|hd|hv|hs|hr
+--   account hash  <p>:{account}:acct     bal, held, cur, seq, and per bundle B<id> = code|prio|exp|d|v|s|r|hd|hv|hs|hr
 --                                     (h* = held by reservations; one hash so one HGETALL reads a subscriber)
---   reservation   <p>:{imsi}:rsv      <session>\31<rg> = units|dim|n|price|ts|money|bal_units|id:amt,id:amt
+--   reservation   <p>:{account}:rsv      <session>\31<rg> = units|dim|n|price|ts|money|bal_units|id:amt,id:amt
 local function fmt(n) return string.format('%d', n) end
 
 local function err(code, detail) return redis.error_reply('OCS ' .. code .. ' ' .. (detail or '')) end
+
+local MAX = 9007199254740991  -- 2^53 - 1: the largest integer a Lua number (a double) holds exactly
+
+-- Every charging script takes its parameters as ONE cjson object in ARGV[1], `P = cjson.decode(ARGV[1])` first
+-- (decoding is exact up to 2^53), and returns ONE JSON object made by reply(): cjson.encode writes numbers with
+-- 14 significant digits (9007199254740991 -> 9.007199254741e+15), so integers go through fmt(), strings cjson.
+local P = {}
+
+local USAGE_REPLY = '{"charged":%d,"from_bundles":%d,"from_balance":%d,"unpaid":%d,"entry":%s,"duplicate":%d,' ..
+                    '"granted":%d,"granted_from_bundles":%d,"granted_from_balance":%d,"money_held":%d}'
+
+local function reply(t)
+  if t.charged then  -- the reply of commit and update (hot path: one format, fields in a fixed order)
+    return string.format(USAGE_REPLY, t.charged, t.from_bundles, t.from_balance, t.unpaid, cjson.encode(t.entry),
+                         t.duplicate, t.granted or 0, t.granted_from_bundles or 0, t.granted_from_balance or 0,
+                         t.money_held or 0)
+  end
+  local parts = {}
+  for k, v in pairs(t) do
+    parts[#parts + 1] = '"' .. k .. '":' .. (type(v) == 'number' and fmt(v) or cjson.encode(v))
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
 
 local function split(s, sep)
   local out, i = {}, 1
@@ -103,9 +126,9 @@ end
 
 local function blocks(units, n) return idiv(units + n - 1, n) end
 
--- append a ledger entry to the slot's stream; the entry id is <imsi>:<seq>, seq the account's counter
-local function ledger_add(stream, imsi, seq, kind, amount, bal, ref, ts, detail)
-  local id = imsi .. ':' .. fmt(seq)
+-- append a ledger entry to the slot's stream; the entry id is <account>:<seq>, seq the account's counter
+local function ledger_add(stream, account, seq, kind, amount, bal, ref, ts, detail)
+  local id = account .. ':' .. fmt(seq)
   redis.call('XADD', stream, '*', 'id', id, 'kind', kind, 'amount', fmt(amount), 'balance', fmt(bal), 'ref', ref,
              'ts', ts, 'detail', detail)
   return id
@@ -157,8 +180,8 @@ end
 -- (the caller saves, and removes or replaces the reservation); units beyond it are drawn from serving bundles,
 -- then priced on the balance, which is taken only down to zero (the rest is `unpaid`). Appends the ledger
 -- entry when anything changed. Returns charged, from_bundles, bal_units, unpaid, entry id ('' when nothing
--- changed).
-local function commit_in(a, by_id, touched, r, stream, imsi, used, dim, n, price, now, ts, ref, rg)
+-- changed), or nil and a message when the price of the units exceeds 2^53 - 1 (nothing written then).
+local function commit_in(a, by_id, touched, r, stream, account, used, dim, n, price, now, ts, ref, rg)
   local deltas, order = {}, {}
   local left, from_b, bal_units = used, 0, 0
   local function draw(b, d, take)
@@ -188,6 +211,7 @@ local function commit_in(a, by_id, touched, r, stream, imsi, used, dim, n, price
   end
   bal_units = bal_units + left
   local cost = blocks(bal_units, n) * price
+  if cost > MAX then return nil, fmt(bal_units) .. ' units x price ' .. fmt(price) .. ' exceeds ' .. fmt(MAX) end
   local avail = a.bal - a.held
   if avail < 0 then avail = 0 end
   local charged = math.min(cost, avail)
@@ -200,7 +224,64 @@ local function commit_in(a, by_id, touched, r, stream, imsi, used, dim, n, price
     for i, bid in ipairs(order) do parts[i] = '[' .. bid .. ',"' .. dim .. '",' .. fmt(deltas[bid]) .. ']' end
     local detail = '{"rg":' .. rg .. ',"units":' .. fmt(used) .. ',"balance_units":' .. fmt(bal_units) ..
                    ',"unpaid":' .. fmt(unpaid) .. ',"bundles":[' .. table.concat(parts, ',') .. ']}'
-    id = ledger_add(stream, imsi, a.seq, 'usage', -charged, a.bal, ref, ts, detail)
+    id = ledger_add(stream, account, a.seq, 'usage', -charged, a.bal, ref, ts, detail)
   end
   return charged, from_b, bal_units, unpaid, id
+end
+
+
+-- The idempotency preamble of every script that changes money, run before anything else: a call repeated with
+-- the same caller reference (P.ref, kept in the account's `refs` hash `key` as seq|kind|amount) or the same
+-- request id (P.req, a string `key` holding the first reply for P.ttl seconds) returns the first call's reply
+-- marked duplicate and changes nothing; a reference reused for another kind or amount is refused.
+-- Returns nil for a new call, else the reply (a table) to return.
+local function idem_first(key, acct, amount)
+  if P.req then
+    local done = redis.call('GET', key)
+    if not done then return nil end
+    local r
+    if string.byte(done, 1) == 123 then  -- '{'
+      r = cjson.decode(done)
+    else  -- the previous version's record: charged|from_b|bal_units|unpaid|entry[|granted|g_b|g_units|money]
+      local f = split(done, '|')
+      r = {charged = tonumber(f[1]), from_bundles = tonumber(f[2]), from_balance = tonumber(f[3]),
+           unpaid = tonumber(f[4]), entry = f[5], granted = tonumber(f[6] or 0),
+           granted_from_bundles = tonumber(f[7] or 0), granted_from_balance = tonumber(f[8] or 0),
+           money_held = tonumber(f[9] or 0)}
+    end
+    r.duplicate = 1
+    return r
+  end
+  local seen = redis.call('HGET', key, P.ref)
+  if not seen then return nil end
+  local f = split(seen, '|')
+  if f[2] ~= P.kind or tonumber(f[3]) ~= amount then return {error = 'duplicate_reference'} end
+  return {entry = P.account .. ':' .. f[1], bundle_id = tonumber(f[1]),
+          balance = tonumber(redis.call('HGET', acct, 'bal') or '0'), duplicate = 1}
+end
+
+-- Record what idem_first will find next time: the ref (seq|kind|amount) or the whole reply (encoded) of a
+-- request id.
+local function idem_record(key, seq, amount, encoded)
+  if P.req then
+    redis.call('SET', key, encoded, 'EX', P.ttl)
+  else
+    redis.call('HSET', key, P.ref, fmt(seq) .. '|' .. P.kind .. '|' .. fmt(amount))
+  end
+end
+
+-- The preamble as scripts use it: `local first = idem(key, acct, amount); if first then return first end`
+local function idem(key, acct, amount)
+  local r = idem_first(key, acct, amount)
+  if r == nil then return nil end
+  if r.error then return err(r.error, P.ref) end
+  return reply(r)
+end
+
+-- usage is priced in the tariff's currency: refused on an account in another one
+local function same_currency(a)
+  if type(P.cur) == 'string' and a.cur ~= P.cur then
+    return err('currency_mismatch', 'account in ' .. a.cur .. ', tariff in ' .. P.cur)
+  end
+  return nil
 end

@@ -1,31 +1,30 @@
 -- money.lua: credit or debit the monetary balance (top-up, adjust, refund, gift_out, gift_refund).
--- KEYS: 1 <p>:{imsi}:acct  2 <p>:ledger:{slot tag}  3 <p>:{imsi}:refs  4 <p>:{imsi}:gifts
--- ARGV: 1 imsi  2 kind  3 amount (signed, != 0)  4 ref (caller reference, required)  5 now (ms)
---       6 detail (JSON object, made by Python)  7 gift id ('' = none)  8 pending gift record ('' = delete it)
--- Returns: {entry id, balance after, duplicate 0|1}
--- Invariants: idempotent by ref per subscriber: a ref seen before with the same kind and amount returns the
---   first entry and changes nothing; with another kind or amount -> OCS duplicate_reference. A debit never
---   takes the available balance (bal - held) below zero (-> OCS insufficient_funds, nothing changed).
+-- KEYS: 1 <p>:{account}:acct  2 <p>:ledger[:{slot tag}]  3 <p>:{account}:refs  4 <p>:{account}:gifts
+-- ARGV[1]: {account, kind, amount (signed, != 0), ref (caller reference, required), ts (ms),
+--           detail (JSON object text, made by Python), gift (gift id, '' = none), gift_record ('' = delete it)}
+-- Returns: {entry, balance, duplicate 0|1}
+-- Invariants: idempotent by ref per account (the _lib preamble): a ref seen before with the same kind and
+--   amount returns the first entry and changes nothing; with another kind or amount -> OCS duplicate_reference.
+--   A debit never takes the available balance (bal - held) below zero (-> OCS insufficient_funds), a credit
+--   never takes the balance past 2^53 - 1 (-> OCS invalid_amount); nothing changed on a refusal.
 --   The balance change, its ledger entry, the ref record and the pending-gift record happen together.
+P = cjson.decode(ARGV[1])
 local acct, stream, refs, gifts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local imsi, kind, amount, ref, ts = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local seen = redis.call('HGET', refs, ref)
-if seen then
-  local f = split(seen, '|')
-  if f[2] ~= kind or tonumber(f[3]) ~= amount then return err('duplicate_reference', ref) end
-  return {imsi .. ':' .. f[1], tonumber(redis.call('HGET', acct, 'bal') or '0'), 1}
-end
+local amount = P.amount
+local first = idem(refs, acct, amount)
+if first then return first end
 local a = redis.call('HMGET', acct, 'bal', 'held', 'seq')
-if not a[1] then return err('unknown_subscriber', imsi) end
+if not a[1] then return err('unknown_account', P.account) end
 local bal, held, seq = tonumber(a[1]), tonumber(a[2]), tonumber(a[3]) + 1
 if amount < 0 and bal - held < -amount then
   return err('insufficient_funds', 'available ' .. fmt(bal - held) .. ' needed ' .. fmt(-amount))
 end
+if bal + amount > MAX then return err('invalid_amount', 'balance ' .. fmt(bal) .. ' + ' .. fmt(amount) .. ' exceeds ' .. fmt(MAX)) end
 bal = bal + amount
 redis.call('HSET', acct, 'bal', fmt(bal), 'seq', fmt(seq))
-local id = ledger_add(stream, imsi, seq, kind, amount, bal, ref, ts, ARGV[6])
-redis.call('HSET', refs, ref, fmt(seq) .. '|' .. kind .. '|' .. fmt(amount))
-if ARGV[7] ~= '' then
-  if ARGV[8] ~= '' then redis.call('HSET', gifts, ARGV[7], ARGV[8]) else redis.call('HDEL', gifts, ARGV[7]) end
+local id = ledger_add(stream, P.account, seq, P.kind, amount, bal, P.ref, P.ts, P.detail)
+idem_record(refs, seq, amount)
+if P.gift ~= '' then
+  if P.gift_record ~= '' then redis.call('HSET', gifts, P.gift, P.gift_record) else redis.call('HDEL', gifts, P.gift) end
 end
-return {id, bal, 0}
+return reply({entry = id, balance = bal, duplicate = 0})

@@ -1,11 +1,12 @@
--- reap.lua: release the reservations of one subscriber made before a cut-off (stale sessions).
--- KEYS: 1 <p>:{imsi}:acct  2 <p>:{imsi}:rsv  3 <p>:rsvidx:{slot tag}
--- ARGV: 1 imsi  2 cut-off (ms): reservations with a timestamp before it are released
--- Returns: units released
+-- reap.lua: release the reservations of one account made before a cut-off (stale sessions).
+-- KEYS: 1 <p>:{account}:acct  2 <p>:{account}:rsv  3 <p>:rsvidx[:{slot tag}]
+-- ARGV[1]: {account, cutoff (ms): reservations with a timestamp before it are released}
+-- Returns: {released} units
 -- Invariant: like release.lua for each stale reservation (no balance change, no ledger entry); the reaper
---   index then holds the IMSI scored by its oldest remaining reservation, or not at all.
+--   index then holds the account scored by its oldest remaining reservation, or not at all.
+P = cjson.decode(ARGV[1])
 local acct, rkeys, idx = KEYS[1], KEYS[2], KEYS[3]
-local imsi, cutoff = ARGV[1], tonumber(ARGV[2])
+local account, cutoff = P.account, P.cutoff
 local all = redis.call('HGETALL', rkeys)
 local a, by_id = acct_load(acct)
 local touched, released, oldest = {}, 0, nil
@@ -21,5 +22,5 @@ for i = 1, #all, 2 do
   end
 end
 if a and released > 0 then acct_save(acct, a, by_id, touched) end
-if oldest then redis.call('ZADD', idx, oldest, imsi) else redis.call('ZREM', idx, imsi) end
-return released
+if oldest then redis.call('ZADD', idx, fmt(oldest), account) else redis.call('ZREM', idx, account) end
+return reply({released = released})

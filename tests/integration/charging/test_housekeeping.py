@@ -55,5 +55,5 @@ async def test_jobs_reap_reload_and_flush(redis_store: RedisStore, pg_pool: asyn
     finally:
         await jobs.stop()   # flushes the ledger
     async with pg_pool.acquire() as conn:
-        refs = [r["ref"] for r in await conn.fetch("SELECT ref FROM ledger WHERE imsi = $1 ORDER BY seq", imsi)]
+        refs = [r["ref"] for r in await conn.fetch("SELECT ref FROM ledger WHERE account_id = $1 ORDER BY seq", imsi)]
     assert refs[-1] == "late"

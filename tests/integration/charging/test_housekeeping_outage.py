@@ -67,14 +67,13 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 15.0
 
 
 async def test_housekeeping_recovers_after_redis_is_killed_and_restarted(
-        private_redis: PrivateRedis, pg_pool: asyncpg.Pool, new_subscriber: Callable[[], Awaitable[str]],
+        private_redis: PrivateRedis, pg_pool: asyncpg.Pool,
         logs: list[dict[str, object]]) -> None:
     store = RedisStore(private_redis.url, "hk")
     await store.start()
     charging = ChargingService(store, pg_pool)
     await charging.load()
-    imsi = await new_subscriber()
-    await charging.open_account(imsi, "EUR")
+    account = await charging.open_account("EUR")
     jobs = Housekeeping(charging, reap_interval=0.05, reservation_max_age=3600, expire_interval=0.05,
                         backoff_min=0.05, backoff_max=0.4)
     jobs.writer.block_ms = 100
@@ -82,11 +81,11 @@ async def test_housekeeping_recovers_after_redis_is_killed_and_restarted(
     async def refs() -> list[str]:
         async with pg_pool.acquire() as conn:
             return [r["ref"] for r in
-                    await conn.fetch("SELECT ref FROM ledger WHERE imsi = $1 ORDER BY seq", imsi)]
+                    await conn.fetch("SELECT ref FROM ledger WHERE account_id = $1 ORDER BY seq", account)]
 
     jobs.start()
     try:
-        await charging.top_up(imsi, 100, "before")
+        await charging.top_up(account, 100, "before")
         assert await eventually(lambda: _has(refs, "before"))
 
         await asyncio.to_thread(private_redis.kill)
@@ -102,7 +101,7 @@ async def test_housekeeping_recovers_after_redis_is_killed_and_restarted(
             assert 2 <= during[job] <= 12, (job, during)
 
         await asyncio.to_thread(private_redis.start)
-        await charging.top_up(imsi, 50, "after")
+        await charging.top_up(account, 50, "after")
         assert await eventually(lambda: _has(refs, "after"))
         since = {job: jobs.attempts[job] for job in JOBS}
         for job in JOBS:
@@ -121,11 +120,10 @@ async def test_housekeeping_recovers_after_redis_is_killed_and_restarted(
 
 async def test_housekeeping_recovers_after_a_postgres_outage(
         redis_store: RedisStore, pg_pool: asyncpg.Pool, pg_database: tuple[str, str],
-        new_subscriber: Callable[[], Awaitable[str]], logs: list[dict[str, object]]) -> None:
+        logs: list[dict[str, object]]) -> None:
     charging = ChargingService(redis_store, pg_pool)
     await charging.load()
-    imsi = await new_subscriber()
-    await charging.open_account(imsi, "EUR")
+    account = await charging.open_account("EUR")
     jobs = Housekeeping(charging, reap_interval=0.05, reservation_max_age=3600, expire_interval=0.05,
                         backoff_min=0.05, backoff_max=0.4)
     jobs.writer.block_ms = 100
@@ -134,18 +132,18 @@ async def test_housekeeping_recovers_after_a_postgres_outage(
     async def refs() -> list[str]:
         async with pg_pool.acquire() as conn:
             return [r["ref"] for r in
-                    await conn.fetch("SELECT ref FROM ledger WHERE imsi = $1 ORDER BY seq", imsi)]
+                    await conn.fetch("SELECT ref FROM ledger WHERE account_id = $1 ORDER BY seq", account)]
 
     db = pg_database[0]
     admin = await asyncpg.connect(PG_DSN)
     jobs.start()
     try:
-        await charging.top_up(imsi, 100, "before")
+        await charging.top_up(account, 100, "before")
         assert await eventually(lambda: _has(refs, "before"))
         try:
             await admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
             await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", db)
-            await charging.top_up(imsi, 50, "during")      # Redis takes it; PostgreSQL cannot
+            await charging.top_up(account, 50, "during")      # Redis takes it; PostgreSQL cannot
             attempts_before = {job: jobs.attempts[job] for job in ("ledger", "reload")}
             await asyncio.sleep(2.0)
             for job in ("ledger", "reload"):

@@ -32,14 +32,14 @@ async def stream_entries(store: RedisStore, imsis: list[str]) -> dict[str, dict[
 
 async def pg_entries(pool: asyncpg.Pool, imsis: list[str]) -> dict[str, asyncpg.Record]:
     async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT * FROM ledger WHERE imsi = ANY($1::text[])", imsis)
+        rows = await conn.fetch("SELECT * FROM ledger WHERE account_id = ANY($1::text[])", imsis)
     return {r["entry_id"]: r for r in rows}
 
 
 async def check_ledger_matches_balances(service: ChargingService, imsis: list[str]) -> None:
     rows = await pg_entries(service.pool, imsis)
     for imsi in imsis:
-        mine = sorted((r for r in rows.values() if r["imsi"] == imsi), key=lambda r: r["seq"])
+        mine = sorted((r for r in rows.values() if r["account_id"] == imsi), key=lambda r: r["seq"])
         seq = int(await service.store.hget(service.store.key(imsi, "acct"), "seq") or 0)
         assert [r["seq"] for r in mine] == list(range(1, seq + 1))
         assert sum(r["amount"] for r in mine) == (await service.account(imsi)).balance
@@ -59,7 +59,7 @@ async def test_writer_moves_entries_exactly_once_and_trims(service: ChargingServ
     assert set(rows) == set(before)
     for entry_id, f in before.items():
         r = rows[entry_id]
-        assert (r["imsi"], r["seq"], r["kind"], r["amount"], r["balance_after"], r["ref"]) == \
+        assert (r["account_id"], r["seq"], r["kind"], r["amount"], r["balance_after"], r["ref"]) == \
             (f["id"].split(":")[0], int(f["id"].split(":")[1]), f["kind"], int(f["amount"]), int(f["balance"]),
              f["ref"])
     assert await stream_entries(redis_store, imsis) == {}
@@ -71,6 +71,7 @@ async def test_writer_moves_entries_exactly_once_and_trims(service: ChargingServ
 async def test_writer_task_wakes_on_new_entries(service: ChargingService, redis_store: RedisStore,
                                                 new_account: NewAccount) -> None:
     imsi = await new_account()
+    await LedgerWriter(redis_store, service.pool).drain()   # the opening top-up: not the task's work
     writer = LedgerWriter(redis_store, service.pool, block_ms=200)
     writer.start()
     try:
@@ -80,8 +81,11 @@ async def test_writer_task_wakes_on_new_entries(service: ChargingService, redis_
             if len(await pg_entries(service.pool, [imsi])) == 20:
                 break
             await asyncio.sleep(0.02)
+        # the running task wrote them (not the drain at stop, which would hide a writer that never wakes)
+        assert len(await pg_entries(service.pool, [imsi])) == 20
+        assert writer.written == 20 and await stream_entries(redis_store, [imsi]) == {}
     finally:
-        await writer.stop()
+        await writer.stop(drain=False)
     await check_ledger_matches_balances(service, [imsi])
 
 
@@ -170,7 +174,7 @@ async def test_cluster_layout_keeps_each_script_in_the_subscribers_slot(redis_pr
         service = ChargingService(store, pg_pool)
         imsis = [await new_subscriber() for _ in range(3)]
         for imsi in imsis:
-            await service.open_account(imsi, "EUR")
+            await service.open_account("EUR", imsi)
             await service.top_up(imsi, 42, "c1")
             for name in ("ledger", "rsvidx", "expidx"):
                 key = store.slot_key(imsi, name)
@@ -178,7 +182,7 @@ async def test_cluster_layout_keeps_each_script_in_the_subscribers_slot(redis_pr
         assert len(store.slot_keys("ledger")) == 16384
         assert await LedgerWriter(store, pg_pool).drain() == 3
         rows = await pg_entries(pg_pool, imsis)
-        assert sorted((r["imsi"], r["amount"]) for r in rows.values()) == sorted((i, 42) for i in imsis)
+        assert sorted((r["account_id"], r["amount"]) for r in rows.values()) == sorted((i, 42) for i in imsis)
         assert await stream_entries(store, imsis) == {}
     finally:
         await store.close()

@@ -48,9 +48,11 @@ async def test_top_up_idempotent_by_ref(service: ChargingService, new_account: N
     assert again.entry_id == first.entry_id == f"{imsi}:1"
     with pytest.raises(DuplicateReference):
         await service.top_up(imsi, 700, "voucher-1")
-    msisdn = "7" + imsi[-10:]
-    assert (await service.top_up(msisdn, 1, "voucher-2")).balance == 501
-    assert [e.amount for e in await service.ledger(msisdn)] == [1, 500]
+    # a SIM's MSISDN names its account through the Redis identity index
+    msisdn = (await service.sims(imsi))[0].msisdn
+    assert await service.account_of_msisdn(msisdn) == imsi
+    assert (await service.top_up(await service.account_of_msisdn(msisdn), 1, "voucher-2")).balance == 501
+    assert [e.amount for e in await service.ledger(imsi)] == [1, 500]
 
 
 async def test_purchase_debits_and_activates(service: ChargingService, new_account: NewAccount) -> None:
@@ -95,7 +97,8 @@ async def test_held_money_cannot_buy(service: ChargingService, new_account: NewA
 async def test_gift_sender_pays(service: ChargingService, new_account: NewAccount) -> None:
     sender, recipient = await new_account(balance=1000), await new_account(balance=5)
     code = await data_bundle(service)
-    gift = await service.gift(sender, "7" + recipient[-10:], code, "gift-1", now=NOW)
+    to = await service.account_of_msisdn((await service.sims(recipient))[0].msisdn)   # named by MSISDN
+    gift = await service.gift(sender, to, code, "gift-1", now=NOW)
     assert (await service.account(sender)).balance == 700
     r = await service.account(recipient)
     assert r.balance == 5 and [(b.bundle_id, b.code) for b in r.bundles] == [(gift.bundle_id, code)]
@@ -129,7 +132,7 @@ async def test_gift_to_subscriber_without_account_refunds(service: ChargingServi
     assert (await service.account(sender)).balance == 1000
     assert [e.kind for e in await service.ledger(sender)] == ["gift_refund", "gift_out", "topup"]
     # a retry never credits the recipient after the refund, even once the account exists
-    await service.open_account(no_account, "EUR")
+    await service.open_account("EUR", no_account)
     with pytest.raises(GiftRefunded):
         await service.gift(sender, no_account, code, "gift-4", now=NOW)
     assert (await service.account(no_account)).bundles == ()

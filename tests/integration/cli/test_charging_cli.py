@@ -42,6 +42,12 @@ def state(ocsd, imsi: str) -> tuple[int, str, list[dict]]:
     return r.json["balance"], r.json["currency"], r.json["bundles"]
 
 
+def account_of(ocsd, imsi: str) -> str:
+    r = ocsd("subscriber", "show", imsi, "--json")
+    assert r.code == 0, r.err
+    return str(r.json["account"])
+
+
 def topup(ocsd, imsi: str, amount: int, ref: str | None = None) -> None:
     r = ocsd("account", "topup", "--imsi", imsi, "--amount", str(amount), "--ref", ref or secrets.token_hex(4))
     assert r.code == 0, r.err
@@ -82,16 +88,18 @@ def test_topup_credits_and_is_idempotent_by_ref(ocsd):
 
     by_msisdn = ocsd("account", "topup", "--msisdn", msisdn, "--amount", "250", "--ref", "t-2", "--json")
     assert by_msisdn.code == 0, by_msisdn.err
-    assert by_msisdn.json == {"ok": True, "imsi": imsi, "amount": 250, "ref": "t-2", "entry_id": f"{imsi}:2",
-                              "balance": 750, "duplicate": False}
-    dup = ocsd("account", "topup", "--msisdn", msisdn, "--amount", "250", "--ref", "t-2", "--json").json
-    assert dup == {"ok": True, "imsi": imsi, "amount": 250, "ref": "t-2", "entry_id": f"{imsi}:2",
+    account = account_of(ocsd, imsi)
+    assert by_msisdn.json == {"ok": True, "account": account, "msisdn": msisdn, "amount": 250, "ref": "t-2",
+                              "entry_id": f"{account}:2", "balance": 750, "duplicate": False}
+    dup = ocsd("account", "topup", "--account", account, "--amount", "250", "--ref", "t-2", "--json").json
+    assert dup == {"ok": True, "account": account, "amount": 250, "ref": "t-2", "entry_id": f"{account}:2",
                    "balance": 750, "duplicate": True}
     assert state(ocsd, imsi) == (750, "EUR", [])
 
     shown = ocsd("account", "show", "--msisdn", msisdn, "--json")
     assert shown.code == 0, shown.err
-    assert shown.json == {"imsi": imsi, "balance": 750, "held": 0, "currency": "EUR", "bundles": []}
+    assert shown.json == {"account": account, "balance": 750, "held": 0, "currency": "EUR", "bundles": [],
+                          "sims": [{"imsi": imsi, "msisdn": msisdn}]}
 
 
 def test_topup_refusals_change_nothing(ocsd):
@@ -137,8 +145,8 @@ def test_subscriber_is_named_exactly_once(ocsd, argv, which):
     named = ["--imsi", imsi, "--msisdn", msisdn] if which == "both" else []
     r = ocsd(*argv, *named)
     assert r.code == 2
-    expected = "give either --imsi or --msisdn, not both" if which == "both" else \
-        "give the subscriber with --imsi or --msisdn"
+    expected = "give exactly one of --account, --imsi or --msisdn" + \
+        (" (got --imsi and --msisdn)" if which == "both" else "")
     assert is_one_error_line(r, expected), r.err
     assert state(ocsd, imsi) == (40, "EUR", [])
 
@@ -146,7 +154,8 @@ def test_subscriber_is_named_exactly_once(ocsd, argv, which):
 def test_rebuild_refuses_both_imsi_and_msisdn(ocsd):
     imsi, msisdn = provision(ocsd)
     r = ocsd("ledger", "rebuild-redis", "--imsi", imsi, "--msisdn", msisdn)
-    assert r.code == 2 and is_one_error_line(r, "give either --imsi or --msisdn, not both")
+    assert r.code == 2 and is_one_error_line(r, "give exactly one of --account, --imsi or --msisdn "
+                                                "(got --imsi and --msisdn)")
 
 
 # ---- bundle create / list -------------------------------------------------------------------------------
@@ -227,8 +236,9 @@ def test_purchase_with_enough_balance(ocsd):
     r = ocsd("bundle", "purchase", "--msisdn", msisdn, "--bundle", code, "--ref", "p-1", "--json")
     after = time.time()
     assert r.code == 0, r.err
-    assert r.json == {"ok": True, "imsi": imsi, "bundle": code, "ref": "p-1", "entry_id": f"{imsi}:2",
-                      "bundle_id": 2, "balance": 400, "duplicate": False}
+    account = account_of(ocsd, imsi)
+    assert r.json == {"ok": True, "account": account, "msisdn": msisdn, "bundle": code, "ref": "p-1",
+                      "entry_id": f"{account}:2", "bundle_id": 2, "balance": 400, "duplicate": False}
     balance, currency, bundles = state(ocsd, imsi)
     assert (balance, currency) == (400, "EUR")
     assert len(bundles) == 1
@@ -282,10 +292,11 @@ def test_gift_sender_pays_recipient_gets_the_bundle(ocsd):
     topup(ocsd, sender, 1000)
     topup(ocsd, recipient, 50)
 
-    r = ocsd("bundle", "gift", "--from", s_msisdn, "--to", r_msisdn, "--bundle", code, "--ref", "g-1", "--json")
+    r = ocsd("bundle", "gift", "--msisdn", s_msisdn, "--to", r_msisdn, "--bundle", code, "--ref", "g-1", "--json")
     assert r.code == 0, r.err
-    assert r.json == {"ok": True, "gift_id": "g-1", "bundle": code, "from": sender, "to": recipient,
-                      "sender_entry": f"{sender}:2", "recipient_entry": f"{recipient}:2", "bundle_id": 2,
+    payer, gets = account_of(ocsd, sender), account_of(ocsd, recipient)
+    assert r.json == {"ok": True, "gift_id": "g-1", "bundle": code, "from": payer, "to": gets,
+                      "sender_entry": f"{payer}:2", "recipient_entry": f"{gets}:2", "bundle_id": 2,
                       "sender_balance": 300}
     s_balance, _, s_bundles = state(ocsd, sender)
     r_balance, _, r_bundles = state(ocsd, recipient)
@@ -295,13 +306,13 @@ def test_gift_sender_pays_recipient_gets_the_bundle(ocsd):
         {"bundle": code, "priority": 2, "data_octets": 2048, "voice_seconds": 60, "sms": 0,
          "roaming_data_octets": 0}]
 
-    retried = ocsd("bundle", "gift", "--from", s_msisdn, "--to", r_msisdn, "--bundle", code, "--ref", "g-1")
+    retried = ocsd("bundle", "gift", "--from", s_msisdn, "--to-account", gets, "--bundle", code, "--ref", "g-1")
     assert retried.code == 0, retried.err
     assert state(ocsd, sender)[0] == 300 and len(state(ocsd, recipient)[2]) == 1
 
     r_ledger = ocsd("ledger", "show", "--imsi", recipient, "--json").json
     assert [(e["kind"], e["amount"], e["ref"]) for e in r_ledger][0] == ("gift_in", 0, "g-1")
-    assert r_ledger[0]["detail"]["from"] == sender
+    assert r_ledger[0]["detail"]["from"] == payer
 
 
 def test_gift_without_enough_balance_changes_nothing(ocsd):
@@ -396,11 +407,12 @@ def test_ledger_show_lists_entries_summing_to_the_balance(ocsd):
     r = ocsd("ledger", "show", "--msisdn", msisdn, "--json")
     assert r.code == 0, r.err
     entries = r.json
+    account = account_of(ocsd, imsi)
     assert [(e["entry_id"], e["seq"], e["kind"], e["amount"], e["balance_after"], e["ref"]) for e in entries] == [
-        (f"{imsi}:4", 4, "gift_out", -150, 934, "l-4"),
-        (f"{imsi}:3", 3, "purchase", -150, 1084, "l-3"),
-        (f"{imsi}:2", 2, "topup", 234, 1234, "l-2"),
-        (f"{imsi}:1", 1, "topup", 1000, 1000, "l-1"),
+        (f"{account}:4", 4, "gift_out", -150, 934, "l-4"),
+        (f"{account}:3", 3, "purchase", -150, 1084, "l-3"),
+        (f"{account}:2", 2, "topup", 234, 1234, "l-2"),
+        (f"{account}:1", 1, "topup", 1000, 1000, "l-1"),
     ]
     assert sum(e["amount"] for e in entries) == state(ocsd, imsi)[0] == 934
     for e in entries:
@@ -409,7 +421,7 @@ def test_ledger_show_lists_entries_summing_to_the_balance(ocsd):
         ms = round(datetime.fromisoformat(e["created_at"].replace("Z", "+00:00")).timestamp() * 1000)
         assert before <= ms <= after
     assert entries[1]["detail"]["bundle"]["code"] == code and entries[1]["detail"]["name"] == f"Bundle {code}"
-    assert entries[0]["detail"]["to"] == friend
+    assert entries[0]["detail"]["to"] == account_of(ocsd, friend)
 
     limited = ocsd("ledger", "show", "--imsi", imsi, "--limit", "2", "--json").json
     assert [e["seq"] for e in limited] == [4, 3]
@@ -419,8 +431,12 @@ def test_ledger_show_lists_entries_summing_to_the_balance(ocsd):
     assert [line.split()[2:] for line in lines[1:]] == [
         ["gift_out", "-150", "934", "l-4"], ["purchase", "-150", "1084", "l-3"], ["topup", "234", "1234", "l-2"],
         ["topup", "1000", "1000", "l-1"]]
-    empty = ocsd("ledger", "show", "--imsi", new_imsi())
+    fresh = ocsd("account", "create").out.strip()
+    empty = ocsd("ledger", "show", "--account", fresh)
     assert (empty.code, empty.out) == (0, "no ledger entries\n")
+    unknown = new_imsi()   # a SIM that is not provisioned points at no account
+    r = ocsd("ledger", "show", "--imsi", unknown)
+    assert r.code == 2 and is_one_error_line(r, f"unknown_subscriber: {unknown}")
 
 
 # ---- rebuild --------------------------------------------------------------------------------------------
@@ -436,10 +452,18 @@ def delete_subscriber_keys(prefix: str, imsi: str) -> int:
         client.close()
 
 
+def delete_identity_keys(prefix: str, imsi: str, msisdn: str) -> int:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.delete(f"{prefix}:imsi:{{{imsi}}}", f"{prefix}:msisdn:{{{msisdn}}}"))
+    finally:
+        client.close()
+
+
 async def ledger_rows(dsn: str, imsi: str) -> list[tuple[int, str, int]]:
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await conn.fetch("SELECT seq, kind, amount FROM ledger WHERE imsi = $1 ORDER BY seq", imsi)
+        rows = await conn.fetch("SELECT seq, kind, amount FROM ledger WHERE account_id = $1 ORDER BY seq", imsi)
         return [(r["seq"], r["kind"], r["amount"]) for r in rows]
     finally:
         await conn.close()
@@ -461,23 +485,27 @@ def test_rebuild_restores_balance_and_bundles(ocsd, cli_env):
     assert ocsd("bundle", "purchase", "--imsi", imsi, "--bundle", code, "--ref", "rb-2").code == 0
     before = state(ocsd, imsi)
     assert before[0] == 1100 and len(before[2]) == 1
-    assert asyncio.run(ledger_rows(cli_env.dsn, imsi)) == []     # no writer ran: all still in the Redis stream
+    account = account_of(ocsd, imsi)
+    assert asyncio.run(ledger_rows(cli_env.dsn, account)) == []     # no writer ran: all still in the Redis stream
 
-    assert delete_subscriber_keys(cli_env.prefix, imsi) >= 2      # acct and refs at least
+    assert delete_subscriber_keys(cli_env.prefix, account) >= 2      # acct and refs at least
+    assert delete_identity_keys(cli_env.prefix, imsi, msisdn) == 2   # the IMSI/MSISDN -> account index too
     assert state(ocsd, imsi) == (0, "EUR", [])
     gone = ocsd("account", "show", "--imsi", imsi)
     assert gone.code == 2 and is_one_error_line(gone, f"unknown_subscriber: {imsi}")
+    gone = ocsd("account", "show", "--account", account)
+    assert gone.code == 2 and is_one_error_line(gone, f"unknown_account: {account}")
 
     r = ocsd("ledger", "rebuild-redis", "--msisdn", msisdn)
     assert (r.code, r.out) == (0, "wrote 2 pending ledger entries to PostgreSQL; rebuilt 1 account\n"), r.err
-    assert asyncio.run(ledger_rows(cli_env.dsn, imsi)) == [(1, "topup", 1500), (2, "purchase", -400)]
+    assert asyncio.run(ledger_rows(cli_env.dsn, account)) == [(1, "topup", 1500), (2, "purchase", -400)]
     assert state(ocsd, imsi) == before
 
     # the references came back too: a retried top-up is still a duplicate, and numbering continues
     dup = ocsd("account", "topup", "--imsi", imsi, "--amount", "1500", "--ref", "rb-1", "--json").json
     assert dup["duplicate"] is True and dup["balance"] == 1100
     more = ocsd("account", "topup", "--imsi", imsi, "--amount", "5", "--ref", "rb-3", "--json").json
-    assert (more["entry_id"], more["balance"], more["duplicate"]) == (f"{imsi}:3", 1105, False)
+    assert (more["entry_id"], more["balance"], more["duplicate"]) == (f"{account}:3", 1105, False)
     entries = ocsd("ledger", "show", "--imsi", imsi, "--json").json
     assert [e["seq"] for e in entries] == [3, 2, 1] and sum(e["amount"] for e in entries) == 1105
 
@@ -487,8 +515,8 @@ def test_rebuild_all_accounts(ocsd, cli_env):
     b, _ = provision(ocsd)
     topup(ocsd, a, 11)
     topup(ocsd, b, 22)
-    delete_subscriber_keys(cli_env.prefix, a)
-    delete_subscriber_keys(cli_env.prefix, b)
+    delete_subscriber_keys(cli_env.prefix, account_of(ocsd, a))
+    delete_subscriber_keys(cli_env.prefix, account_of(ocsd, b))
     r = ocsd("ledger", "rebuild-redis", "--json")
     assert r.code == 0, r.err
     assert r.json["ok"] is True and r.json["rebuilt"] == asyncio.run(account_count(cli_env.dsn))
@@ -506,4 +534,73 @@ def test_a_fifteen_digit_msisdn_is_looked_up_as_an_msisdn(ocsd):
     assert ocsd("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn, "--k", K, "--opc", OPC).code == 0
     r = ocsd("account", "topup", "--msisdn", msisdn, "--amount", "77", "--ref", "m15", "--json")
     assert r.code == 0, r.err
-    assert (r.json["imsi"], r.json["balance"]) == (imsi, 77)
+    assert (r.json["account"], r.json["msisdn"], r.json["balance"]) == (account_of(ocsd, imsi), msisdn, 77)
+
+
+# ---- accounts by id -------------------------------------------------------------------------------------
+
+def test_account_create_prints_its_id_and_sims_share_it(ocsd):
+    generated = ocsd("account", "create")
+    assert generated.code == 0 and re.fullmatch(r"a[0-9a-f]{20}\n", generated.out), generated.err
+    fleet = "fleet-" + secrets.token_hex(3)
+    r = ocsd("account", "create", "--account", fleet, "--currency", "KES", "--json")
+    assert r.code == 0 and r.json == {"ok": True, "account": fleet, "currency": "KES"}, r.err
+    again = ocsd("account", "create", "--account", fleet)
+    assert again.code == 2 and is_one_error_line(again, f"account_exists: {fleet}")
+    bad = ocsd("account", "create", "--account", "has:colon")
+    assert bad.code == 2 and "account id 'has:colon'" in bad.err
+
+    sims = []
+    for _ in range(2):
+        imsi = new_imsi()
+        added = ocsd("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn_of(imsi), "--k", K, "--opc", OPC,
+                     "--account", fleet, "--json")
+        assert added.code == 0 and added.json["account"] == fleet, added.err
+        sims.append(imsi)
+    assert ocsd("account", "topup", "--imsi", sims[0], "--amount", "300", "--ref", "f-1").code == 0
+    assert ocsd("account", "topup", "--msisdn", msisdn_of(sims[1]), "--amount", "200", "--ref", "f-2").code == 0
+    shown = ocsd("account", "show", "--account", fleet, "--json").json
+    assert (shown["balance"], shown["currency"]) == (500, "KES")
+    assert shown["sims"] == [{"imsi": i, "msisdn": msisdn_of(i)} for i in sorted(sims)]
+    ledger = ocsd("ledger", "show", "--imsi", sims[1], "--json").json
+    assert [(e["entry_id"], e["ref"]) for e in ledger] == [(f"{fleet}:2", "f-2"), (f"{fleet}:1", "f-1")]
+    # deleting one SIM keeps the shared account; the last one takes it (it still holds money: --force)
+    assert ocsd("subscriber", "delete", sims[0]).code == 0
+    assert ocsd("account", "show", "--account", fleet, "--json").json["balance"] == 500
+    assert ocsd("subscriber", "delete", sims[1]).code == 2
+    assert ocsd("subscriber", "delete", sims[1], "--force").code == 0
+    gone = ocsd("account", "show", "--account", fleet)
+    assert gone.code == 2 and is_one_error_line(gone, f"unknown_account: {fleet}")
+
+
+def test_subscriber_add_to_an_unknown_account_is_refused(ocsd):
+    imsi = new_imsi()
+    r = ocsd("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn_of(imsi), "--k", K, "--opc", OPC,
+             "--account", "no-such-account")
+    assert r.code == 2 and is_one_error_line(r, "unknown_account: no-such-account")
+    assert ocsd("subscriber", "show", imsi).code == 2
+
+
+# ---- currencies and references --------------------------------------------------------------------------
+
+def test_currencies_must_be_iso_4217(ocsd):
+    for argv in (["tariff", "set", "--rating-group", "77", "--unit", "octets", "--price", "1", "--per", "1",
+                  "--currency", "XYZ"],
+                 ["bundle", "create", "--code", new_code(), "--name", "n", "--type", "sms", "--sms", "1",
+                  "--validity-days", "1", "--priority", "1", "--price", "1", "--currency", "ABC"],
+                 ["account", "create", "--currency", "eur"]):
+        r = ocsd(*argv)
+        assert r.code == 2 and r.out == "" and r.err.count("\n") == 1 and "not an ISO 4217 code" in r.err, r.err
+    assert not [t for t in ocsd("tariff", "list", "--json").json if t["rating_group"] == 77]
+
+
+@pytest.mark.parametrize("bad", ["r" * 129, "bell\x07", "two\nlines"])
+def test_references_are_bounded(ocsd, bad):
+    imsi, msisdn = provision(ocsd)
+    for argv in (["account", "topup", "--imsi", imsi, "--amount", "5", "--ref", bad],
+                 ["bundle", "purchase", "--imsi", imsi, "--bundle", "any", "--ref", bad],
+                 ["bundle", "gift", "--imsi", imsi, "--to", msisdn, "--bundle", "any", "--ref", bad]):
+        r = ocsd(*argv)
+        assert r.code == 2 and is_one_error_line(r, "--ref: a reference is 1 to 128 printable characters"), r.err
+    assert ocsd("account", "topup", "--imsi", imsi, "--amount", "5", "--ref", "r" * 128).code == 0
+    assert state(ocsd, imsi)[0] == 5

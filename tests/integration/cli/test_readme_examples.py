@@ -32,6 +32,7 @@ def test_the_examples_are_there():
 def test_readme_examples_run_as_written(ocsd, cli_env):
     # the demo IMSI may exist from an earlier run of this module's database: start clean
     ocsd("subscriber", "delete", "001010000000001", "--force")
+    ocsd("subscriber", "delete", "001010000000002", "--force")   # the last SIM of family-1 takes the account
     outputs = []
     for line in example_lines():
         argv = shlex.split(line)[1:]
@@ -47,3 +48,6 @@ def test_readme_examples_run_as_written(ocsd, cli_env):
     assert view["balance"] == 5000 - 1500
     assert [b["bundle"] for b in view["bundles"]] == ["d1g"]
     assert view["bundles"][0]["data_octets"] == 1_000_000_000
+    shared = json.loads(outputs[-1])   # the second SIM joined the same account: one wallet, two SIMs
+    assert (shared["account"], shared["balance"]) == ("family-1", 5000 - 1500)
+    assert [sim["imsi"] for sim in shared["sims"]] == ["001010000000001", "001010000000002"]
