@@ -8,7 +8,9 @@
    - decoding and every typed reader, at every depth, raise nothing but `DiameterError`; a bad AVP length
      raises 5014 with the offending AVP for Failed-AVP (§7.5);
    - what decodes re-encodes to a fixed point, and a canonical message (zero padding, exact lengths)
-     re-encodes byte for byte, groups included (unknown AVPs round-trip exactly).
+     re-encodes byte for byte, groups included (unknown AVPs round-trip exactly);
+   - an AVP length shorter than its header or running past its message or group is refused with 5014,
+     naming that AVP (§4.1, §7.5), at the top level and inside a group.
    Each property counts the paths its examples took (`hypothesis.event` for the statistics, and a Counter
    the test asserts on), so a strategy that stops reaching the AVP parser or the groups fails the test.
 """
@@ -299,3 +301,48 @@ def test_wire_shaped_avp_sequences() -> None:
         _walk(items, 0, seen)
 
     _run(prop, seen, {"AVPs parsed": 25, "5014 at depth 0": 60, "group parsed at depth 1": 8})
+
+
+@st.composite
+def misfitting(draw: st.DrawFn) -> tuple[bytes, int, bool]:
+    """(message, code of the AVP whose length does not fit, whether it sits inside a group): canonical AVPs
+    of which one gets a length below its header size or past the end of what contains it."""
+    items = draw(st.lists(wire_avp(canonical=True), min_size=1, max_size=4))
+    i = draw(st.integers(0, len(items) - 1))
+    a = items[i]
+    head = 12 if a[4] & 0x80 else 8
+    if draw(st.booleans()):
+        length = draw(st.integers(0, head - 1))
+        event("misfit: shorter than its header")
+    else:
+        length = sum(map(len, items[i:])) + draw(st.integers(1, 64))
+        event("misfit: past the end of its container")
+    items[i] = a[:5] + length.to_bytes(3, "big") + a[8:]
+    body = b"".join(items)
+    inside = draw(st.booleans())
+    if inside:  # Multiple-Services-Credit-Control (456) holding them
+        body = struct.pack(">II", 456, (0x40 << 24) | (8 + len(body))) + body
+    return _frame(body, *draw(valid_header_fields)), int.from_bytes(a[:4], "big"), inside
+
+
+def test_avp_lengths_that_do_not_fit_are_refused() -> None:
+    seen: Counter[str] = Counter()
+
+    @RUNS
+    @given(misfitting())
+    def prop(case: tuple[bytes, int, bool]) -> None:
+        data, code, inside = case
+        msg = Message.decode(data)
+        try:
+            items = msg.avps
+            if inside:
+                assert len(items) == 1
+                members = items[0].grouped
+                raise AssertionError(f"a member whose length does not fit was accepted: {members}")
+        except DiameterError as e:
+            _check_length_error(e, seen, int(inside))
+            assert e.failed_avp is not None and e.failed_avp.code == code
+            return
+        raise AssertionError(f"an AVP whose length does not fit was accepted: {items}")
+
+    _run(prop, seen, {"5014 at depth 0": 60, "5014 at depth 1": 60})

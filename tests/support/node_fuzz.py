@@ -1,13 +1,16 @@
 """Feeding hostile octets to a sans-IO Diameter `Node` and checking what it does, for the corpus test
 (tests/unit/diameter/test_node_fuzz.py) and the long mutation run (bench/fuzz_node.py).
 
-Only the node's public API is used (constructor, `connection_made`, `data_received`, `on_timer`,
-`connection_lost`, `pop_effects`); effects are told apart by their class name, so this survives the node
-being split into modules. The checks, for one input on one connection (before the CER, or over an open peer):
+Only the node's public API is used (constructor, `connection_made`, `data_received`, `send_answer`,
+`on_timer`, `connection_lost`, `pop_effects`); effects are told apart by their class name, so this survives
+the node being split into modules. Requests the node hands to the application are answered (2001).
+The checks, for one input on one connection (before the CER, or over an open peer):
 - `data_received` raises nothing: whatever the peer sends is the node's to handle (answer, close, log);
 - every octet the node writes is a well-formed Diameter message, and an answer (or our DWR/DPR);
 - a stream that cannot be framed (version not 1, length below 20, not a multiple of 4, above the bound) is
-  closed (RFC 6733 §3); a complete request is answered, handed to the application, logged or closed on;
+  closed (RFC 6733 §3), unless the node had stopped reading it (a rejected second CER: it then closes once
+  the requests in flight are answered, §5.6 R-Reject); a complete request is answered, handed to the
+  application, logged or closed on;
 - a connection still without a CER is closed when the CER timer fires (RFC 6733 §5.3 / §5.6 Wait-CER);
 - memory: the peak the node allocates while fed stays under a constant plus a linear bound in the input
   (parsed AVP headers cost ~80 octets of objects each, so 8-octet AVPs make ~10x; 32x is allowed).
@@ -16,6 +19,7 @@ being split into modules. The checks, for one input on one connection (before th
 from __future__ import annotations
 
 import random
+import struct
 import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +98,8 @@ class Outcome:
     closed: bool = False
     delivered: int = 0      # requests handed to the application
     opened: bool = False    # the input's own CER opened the peer
+    rejected: bool = False  # the node refused the connection and stopped reading it
+    tokens: list[tuple[int, bytes]] = field(default_factory=list)  # requests in flight: token, header
     notices: list[str] = field(default_factory=list)
     peak: int = 0           # octets allocated at the peak while fed (0 when not measured)
 
@@ -115,10 +121,12 @@ def _collect(node: Node, conn: int, out: Outcome) -> None:
             out.closed = True
         elif k == "RequestReceived":
             out.delivered += 1
+            out.tokens.append((e.token, e.message.encode()[:20]))  # type: ignore[attr-defined]
         elif k == "PeerUp":
             out.opened = True
         elif k == "Notice":
             out.notices.append(e.event)  # type: ignore[attr-defined]
+            out.rejected |= e.event == "connection-rejected"  # type: ignore[attr-defined]
 
 
 def open_peer(node: Node, cer: bytes) -> int:
@@ -158,6 +166,25 @@ def run_case(data: bytes, *, open_first: bytes | None, chunks: list[int] | None 
     return out
 
 
+ANSWER_AVPS = (struct.pack(">II", 268, (0x40 << 24) | 12) + struct.pack(">I", 2001)      # Result-Code 2001
+               + struct.pack(">II", 264, (0x40 << 24) | 17) + b"ocsd.test\0\0\0"       # Origin-Host
+               + struct.pack(">II", 296, (0x40 << 24) | 12) + b"test")                  # Origin-Realm
+
+
+def _answer_in_flight(node: Node, conn: int, out: Outcome) -> None:
+    """Answer every request handed to the application (the header with R cleared, Result-Code 2001)."""
+    tokens, out.tokens = out.tokens, []
+    for token, head in tokens:
+        flags = head[4] & 0x40  # RFC 6733 §6.2: R cleared, P kept
+        answer = (struct.pack(">I", (1 << 24) | (20 + len(ANSWER_AVPS))) + bytes([flags]) + head[5:20]
+                  + ANSWER_AVPS)
+        try:
+            node.send_answer(token, answer, NOW)
+        except Exception as e:
+            raise FuzzFailure(f"send_answer raised {type(e).__name__}: {e}") from e
+        _collect(node, conn, out)
+
+
 def _split(data: bytes, sizes: list[int]) -> list[bytes]:
     out, pos, i = [], 0, 0
     while pos < len(data):
@@ -170,6 +197,9 @@ def _split(data: bytes, sizes: list[int]) -> list[bytes]:
 
 def _check(node: Node, conn: int, data: bytes, out: Outcome, *, opened: bool) -> None:
     f = frames(data)
+    _answer_in_flight(node, conn, out)
+    if out.rejected and not out.closed:
+        raise FuzzFailure("a rejected connection was not closed once its requests were answered (§5.6)")
     for w in out.writes:
         try:
             msg = Message.decode(w)
@@ -177,7 +207,7 @@ def _check(node: Node, conn: int, data: bytes, out: Outcome, *, opened: bool) ->
             raise FuzzFailure(f"the node wrote a malformed message ({e}): {w[:40].hex()}") from e
         if msg.is_request and msg.command_code not in (280, 282):  # our own DWR / DPR only
             raise FuzzFailure(f"the node wrote request {msg.command_code} to a fuzzing peer")
-    if f.unframable and not out.closed:
+    if f.unframable and not out.closed and not out.rejected:
         raise FuzzFailure("a stream that cannot be framed was not closed (RFC 6733 §3)")
     if f.requests and not (out.writes or out.closed or out.delivered or out.notices):
         raise FuzzFailure(f"{f.requests} complete request(s): no answer, no close, no notice")
