@@ -61,6 +61,15 @@ def mutate(rng: random.Random, data: bytes, corpus: list[bytes]) -> bytes:
     return bytes(b)
 
 
+def _rss_mib() -> float:
+    """Resident set size now (Linux /proc), in MiB."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return float("nan")
+    return pages * resource.getpagesize() / (1 << 20)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -76,7 +85,7 @@ def main() -> int:
     failures = 0
     peak = 0
     n = 0
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = _rss_mib()
     start = time.perf_counter()
     deadline = start + args.seconds
     while time.perf_counter() < deadline:
@@ -98,11 +107,12 @@ def main() -> int:
                      else "logged" if out.notices else "waiting"] += 1
         n += 1
     elapsed = time.perf_counter() - start
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss1 = _rss_mib()
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"seed {seed}: {n} inputs in {elapsed:.1f} s ({n / elapsed:,.0f}/s), {failures} failing")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
     print(f"allocation peak per input (measured 1 in 50): {peak / 1024:.0f} KiB; "
-          f"max RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MiB")
+          f"RSS {rss0:.0f} MiB at start, {rss1:.0f} MiB at the end (high-water {peak_rss:.0f} MiB)")
     return 1 if failures else 0
 
 
