@@ -37,7 +37,7 @@ from auc import (
     resync,
     split_sqn,
 )
-from ocs.sealing import KeyMismatch, Sealer, sealed_by
+from ocs.sealing import Sealer, sealed_by
 from ocs.store.redis_client import RedisStore
 from ocs.subscribers.errors import ResyncFailed, UnknownUser
 
@@ -133,11 +133,10 @@ class AucService:
         raises KeyMismatch (the key file is wrong, not the cache); one of the previous layout (no key id) is
         opened once to check it (SealingError if it does not open)."""
         for name, sealed in (("k", k_enc), ("opc", opc_enc)):
-            kid = sealed_by(sealed)
-            if kid is None:
+            if sealed_by(sealed) != self.sealer.key_id:
+                # no id (previous layout), or another key's id: open raises KeyMismatch unless it is an old
+                # value whose random nonce happens to begin like an id (one in 2^32), which then opens
                 self.sealer.open(sealed, aad(name, imsi))
-            elif kid != self.sealer.key_id:
-                raise KeyMismatch(kid, self.sealer.key_id)
 
     async def forget(self, imsi: str) -> None:
         """Drop the cached record (after the subscriber was changed or deleted); the SEQ state is rebuilt from

@@ -94,3 +94,15 @@ def test_a_tampered_value_does_not_open() -> None:
     with pytest.raises(SealingError) as e:
         sealer.open(bytes(sealed), AAD)
     assert not isinstance(e.value, KeyMismatch)
+
+
+def test_an_old_value_whose_nonce_looks_like_a_key_id_still_opens() -> None:
+    """One old value in 2^32 begins with MAGIC by chance; it must open, not be taken for another key's."""
+    sealer = Sealer(DEMO_KEY)
+    nonce = MAGIC + bytes(range(8))
+    cipher = AES.new(DEMO_KEY, AES.MODE_GCM, nonce=nonce)
+    cipher.update(AAD)
+    ciphertext, tag = cipher.encrypt_and_digest(b"k" * 16)
+    legacy = nonce + ciphertext + tag
+    assert sealed_by(legacy) == bytes(range(8)) != sealer.key_id
+    assert sealer.open(legacy, AAD) == b"k" * 16
