@@ -114,7 +114,7 @@ def main() -> int:
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"seed {seed}: {n} inputs in {elapsed:.1f} s ({n / elapsed:,.0f}/s), {failures} failing")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
-    print(f"allocation peak per input (measured 1 in 50): {peak / 1024:.0f} KiB; "
+    print(f"allocation peak per input (measured 1 in {args.measure_every or 'none'}): {peak / 1024:.0f} KiB; "
           f"RSS {rss0:.0f} MiB at start, {rss1:.0f} MiB at the end (high-water {peak_rss:.0f} MiB)")
     return 1 if failures else 0
 
