@@ -2,44 +2,29 @@
 
 Theory of operation
 -------------------
-Each section is a frozen dataclass and a `_parse_<section>` function that reads it through a `_Table`. A
-`_Table` hands out typed values (`string`, `number`, `integer`, `choice`, `str_list`, …), names the key in
-every error (`diameter.peers[1].connect: …`), and at the end (`finish`) refuses any key nobody asked for, so
-typos never pass silently. Defaults live in one place: the dataclass fields. Adding a section is: a dataclass,
-a parse function, a field on `Config` and a line in `parse_config`.
+Each section is a frozen dataclass and a `_parse_<section>` function that reads it through a `Table`
+(`ocs.config_table`), which names the full key in every error and refuses keys nobody asked for. Defaults
+live in one place: the dataclass fields. Adding a section is: a dataclass, a parse function, a field on
+`Config` and a line in `parse_config`.
 
 Pure: no I/O beyond reading the file in `load_config`; no asyncio, redis, asyncpg, structlog or click.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from ocs.charging.currencies import MINOR_UNITS
-
-T = TypeVar("T")
+from ocs.config_table import ConfigError, Table, is_hostport, is_ip, split_hostport
 
 APPLICATIONS = frozenset({"gy", "gx", "s6a"})
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "console", "auto")
 MIN_WATCHDOG_INTERVAL = 6.0  # RFC 3539 §3.4.1: Tw must not be set below 6 seconds
-
-
-class ConfigError(Exception):
-    """A configuration mistake; the message starts with the full key, e.g. `node.origin_host: is required`."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 # --- sections -----------------------------------------------------------------------------------------------
@@ -149,166 +134,17 @@ class Config:
     stores_configured: bool = False
 
 
-# --- typed reading of one table -----------------------------------------------------------------------------
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED = _Required()
-
-
-def split_hostport(value: str) -> tuple[str, int]:
-    """"host:port" or "[v6]:port" to (host, port); raises ValueError when malformed."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(value)
-    if host.startswith("["):
-        if not host.endswith("]"):
-            raise ValueError(value)
-        host = host[1:-1]
-        ipaddress.IPv6Address(host)
-    elif ":" in host:
-        raise ValueError(value)  # an IPv6 address needs brackets
-    number = int(port)
-    if number > 65535:
-        raise ValueError(value)
-    return host, number
-
-
-class _Table:
-    """One TOML table being read; `path` is its dotted name ("diameter", "diameter.peers[0]")."""
-
-    def __init__(self, mapping: object, path: str) -> None:
-        if not isinstance(mapping, Mapping):
-            raise ConfigError(f"{path}: must be a table, got {mapping!r}")
-        self._values: Mapping[str, object] = mapping
-        self._path = path
-        self._seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self._path}.{name}" if self._path else name
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._values
-
-    def _get(self, name: str, default: object) -> object:
-        self._seen.add(name)
-        if name in self._values:
-            return self._values[name]
-        if default is REQUIRED:
-            raise ConfigError(f"{self.key(name)}: is required")
-        return default
-
-    def _check(self, name: str, default: T | _Required, ok: Callable[[object], bool], want: str) -> T:
-        value = self._get(name, default)
-        if value is default:
-            return value  # type: ignore[return-value]
-        if not ok(value):
-            raise ConfigError(f"{self.key(name)}: must be {want}, got {value!r}")
-        return value  # type: ignore[return-value]
-
-    def string(self, name: str, default: str | _Required = REQUIRED, *, empty: bool = False) -> str:
-        want = "a string" if empty else "a non-empty string"
-        return self._check(name, default, lambda v: isinstance(v, str) and (empty or v != ""), want)
-
-    def boolean(self, name: str, default: bool) -> bool:
-        return self._check(name, default, lambda v: isinstance(v, bool), "true or false")
-
-    def optional_str(self, name: str) -> str | None:
-        if name not in self._values:
-            self._seen.add(name)
-            return None
-        return self.string(name)
-
-    def integer(self, name: str, default: int | _Required = REQUIRED, *, minimum: int | None = None) -> int:
-        want = "an integer" if minimum is None else f"an integer >= {minimum}"
-        return self._check(name, default,
-                           lambda v: type(v) is int and (minimum is None or v >= minimum), want)
-
-    def number(self, name: str, default: float | _Required = REQUIRED, *, minimum: float | None = None,
-               positive: bool = False) -> float:
-        def ok(v: object) -> bool:
-            if type(v) not in (int, float):
-                return False
-            x = float(v)  # type: ignore[arg-type]
-            return x == x and (minimum is None or x >= minimum) and (not positive or x > 0)
-
-        want = "a number" + (f" >= {minimum:g}" if minimum is not None else "") + (" > 0" if positive else "")
-        return float(self._check(name, default, ok, want))
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str | _Required = REQUIRED) -> str:
-        return self._check(name, default, lambda v: v in choices, "one of " + ", ".join(choices))
-
-    def str_list(self, name: str, default: tuple[str, ...], *,
-                 each: Callable[[str], bool] = lambda s: s != "",
-                 want: str = "a non-empty string") -> tuple[str, ...]:
-        value = self._get(name, default)
-        if value is default:
-            return default
-        if not isinstance(value, list):
-            raise ConfigError(f"{self.key(name)}: must be a list, got {value!r}")
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not each(item):
-                raise ConfigError(f"{self.key(name)}[{i}]: must be {want}, got {item!r}")
-        return tuple(value)
-
-    def hostport(self, name: str, default: str | _Required = REQUIRED) -> str:
-        return self._check(name, default, _is_hostport, 'a "host:port" string')
-
-    def optional_hostport(self, name: str) -> str | None:
-        if name not in self._values:
-            self._seen.add(name)
-            return None
-        return self.hostport(name)
-
-    def table(self, name: str) -> _Table:
-        return _Table(self._get(name, {}), self.key(name))
-
-    def tables(self, name: str) -> list[_Table]:
-        value = self._get(name, [])
-        if not isinstance(value, list):
-            raise ConfigError(f"{self.key(name)}: must be an array of tables, got {value!r}")
-        return [_Table(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
-
-    def finish(self) -> None:
-        """Refuse keys that no parser asked for (typos, keys of a later version)."""
-        for name in self._values:
-            if name not in self._seen:
-                raise ConfigError(f"{self.key(name)}: unknown key")
-
-
-def _is_hostport(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        split_hostport(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
 # --- sections, one function each ----------------------------------------------------------------------------
 
 
-def _parse_node(t: _Table) -> NodeConfig:
+def _parse_node(t: Table) -> NodeConfig:
     d = NodeConfig("", "")  # the defaults (slots dataclasses have no class-level defaults to read)
     node = NodeConfig(
         origin_host=t.string("origin_host"),
         origin_realm=t.string("origin_realm"),
         product_name=t.string("product_name", d.product_name),
         vendor_id=t.integer("vendor_id", d.vendor_id, minimum=0),
-        host_ip_addresses=t.str_list("host_ip_addresses", d.host_ip_addresses, each=_is_ip,
+        host_ip_addresses=t.str_list("host_ip_addresses", d.host_ip_addresses, each=is_ip,
                                      want="an IP address"),
     )
     if not node.host_ip_addresses:
@@ -317,7 +153,7 @@ def _parse_node(t: _Table) -> NodeConfig:
     return node
 
 
-def _parse_peer(t: _Table) -> DiameterPeerConfig:
+def _parse_peer(t: Table) -> DiameterPeerConfig:
     peer = DiameterPeerConfig(
         origin_host=t.string("origin_host"),
         realm=t.optional_str("realm"),
@@ -333,9 +169,9 @@ def _parse_peer(t: _Table) -> DiameterPeerConfig:
     return peer
 
 
-def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
+def _parse_diameter(t: Table, base_dir: Path | None) -> DiameterConfig:
     d = DiameterConfig()
-    listen = t.str_list("listen", d.listen, each=_is_hostport, want='a "host:port" string')
+    listen = t.str_list("listen", d.listen, each=is_hostport, want='a "host:port" string')
     watchdog_interval = t.number("watchdog_interval", d.watchdog_interval, minimum=MIN_WATCHDOG_INTERVAL)
     in_flight_limit = t.integer("in_flight_limit", d.in_flight_limit, minimum=1)
     request_timeout = t.number("request_timeout", d.request_timeout, positive=True)
@@ -367,7 +203,7 @@ def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
                           dictionaries=dictionaries, peers=tuple(peers))
 
 
-def _parse_redis(t: _Table) -> RedisConfig:
+def _parse_redis(t: Table) -> RedisConfig:
     d = RedisConfig()
     url = t.string("url", d.url)
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -378,7 +214,7 @@ def _parse_redis(t: _Table) -> RedisConfig:
     return redis
 
 
-def _parse_postgres(t: _Table) -> PostgresConfig:
+def _parse_postgres(t: Table) -> PostgresConfig:
     dsn = t.string("dsn", PostgresConfig().dsn)
     if not dsn.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{t.key('dsn')}: must be a postgresql:// URL, got {dsn!r}")
@@ -387,13 +223,13 @@ def _parse_postgres(t: _Table) -> PostgresConfig:
     return PostgresConfig(dsn=dsn, timeout=timeout)
 
 
-def _parse_admin(t: _Table) -> AdminConfig:
+def _parse_admin(t: Table) -> AdminConfig:
     admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"))
     t.finish()
     return admin
 
 
-def _parse_log(t: _Table) -> LogConfig:
+def _parse_log(t: Table) -> LogConfig:
     d = LogConfig()
     log = LogConfig(level=t.choice("level", LOG_LEVELS, d.level),
                     format=t.choice("format", LOG_FORMATS, d.format))
@@ -401,7 +237,7 @@ def _parse_log(t: _Table) -> LogConfig:
     return log
 
 
-def _parse_keys(t: _Table, base_dir: Path | None) -> KeysConfig:
+def _parse_keys(t: Table, base_dir: Path | None) -> KeysConfig:
     file = t.optional_str("file")
     if file is not None and base_dir is not None:
         file = str(base_dir / file)
@@ -414,7 +250,7 @@ def _is_plmn(value: str) -> bool:
     return value.isdigit() and len(value) in (5, 6)
 
 
-def _parse_auc(t: _Table) -> AucConfig:
+def _parse_auc(t: Table) -> AucConfig:
     d = AucConfig()
     ind_bits = t.integer("ind_bits", d.ind_bits, minimum=0)
     if ind_bits > 10:
@@ -432,7 +268,7 @@ def _parse_auc(t: _Table) -> AucConfig:
     return auc
 
 
-def _parse_charging(t: _Table) -> ChargingConfig:
+def _parse_charging(t: Table) -> ChargingConfig:
     d = ChargingConfig()
     currency = t.string("currency", d.currency)
     if currency not in MINOR_UNITS:
@@ -449,7 +285,7 @@ def _parse_charging(t: _Table) -> ChargingConfig:
 
 def parse_config(mapping: Mapping[str, object], base_dir: Path | None = None) -> Config:
     """A `Config` from a parsed TOML document; relative paths are taken from `base_dir` when given."""
-    root = _Table(mapping, "")
+    root = Table(mapping, "")
     config = Config(
         node=_parse_node(root.table("node")),
         diameter=_parse_diameter(root.table("diameter"), base_dir),
