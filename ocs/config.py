@@ -65,6 +65,10 @@ class DiameterConfig:
     watchdog_interval: float = 30.0  # RFC 3539 Tw
     in_flight_limit: int = 1000
     request_timeout: float = 10.0
+    # Write backpressure (octets): stop reading a peer whose unsent answers pass the high mark, resume below the
+    # low one.
+    write_buffer_high: int = 1 << 20
+    write_buffer_low: int = 1 << 18
     applications: tuple[str, ...] = ()
     dictionaries: str | None = None  # extra dictionary directory, besides the shipped one
     peers: tuple[DiameterPeerConfig, ...] = ()
@@ -93,6 +97,8 @@ class AdminConfig:
 class LogConfig:
     level: str = "info"
     format: str = "auto"
+    # Repeats of one event from one source within this many seconds are counted, then logged as one summary.
+    rate_limit_interval: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +324,11 @@ def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
     watchdog_interval = t.number("watchdog_interval", d.watchdog_interval, minimum=MIN_WATCHDOG_INTERVAL)
     in_flight_limit = t.integer("in_flight_limit", d.in_flight_limit, minimum=1)
     request_timeout = t.number("request_timeout", d.request_timeout, positive=True)
+    write_buffer_high = t.integer("write_buffer_high", d.write_buffer_high, minimum=1)
+    write_buffer_low = t.integer("write_buffer_low", d.write_buffer_low, minimum=0)
+    if write_buffer_low > write_buffer_high:
+        raise ConfigError(f"{t.key('write_buffer_low')}: must be at most write_buffer_high ({write_buffer_high}), "
+                          f"got {write_buffer_low}")
     applications = t.str_list("applications", d.applications, each=lambda s: s in APPLICATIONS,
                               want="one of " + ", ".join(sorted(APPLICATIONS)))
     if len(set(applications)) != len(applications):
@@ -337,7 +348,8 @@ def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
         peers.append(peer)
     t.finish()
     return DiameterConfig(listen=listen, watchdog_interval=watchdog_interval, in_flight_limit=in_flight_limit,
-                          request_timeout=request_timeout, applications=applications,
+                          request_timeout=request_timeout, write_buffer_high=write_buffer_high,
+                          write_buffer_low=write_buffer_low, applications=applications,
                           dictionaries=dictionaries, peers=tuple(peers))
 
 
@@ -369,7 +381,8 @@ def _parse_admin(t: _Table) -> AdminConfig:
 def _parse_log(t: _Table) -> LogConfig:
     d = LogConfig()
     log = LogConfig(level=t.choice("level", LOG_LEVELS, d.level),
-                    format=t.choice("format", LOG_FORMATS, d.format))
+                    format=t.choice("format", LOG_FORMATS, d.format),
+                    rate_limit_interval=t.number("rate_limit_interval", d.rate_limit_interval, positive=True))
     t.finish()
     return log
 

@@ -142,7 +142,9 @@ class Daemon:
                          in_flight_limit=cfg.diameter.in_flight_limit,
                          request_timeout=cfg.diameter.request_timeout),
         )
-        self.diameter = DiameterServer(node, self.registry)
+        self.diameter = DiameterServer(node, self.registry, write_buffer_high=cfg.diameter.write_buffer_high,
+                                       write_buffer_low=cfg.diameter.write_buffer_low,
+                                       notice_interval=cfg.log.rate_limit_interval)
         for address in cfg.diameter.listen:
             host, port = split_hostport(address)
             server = await self.diameter.listen(host, port)
