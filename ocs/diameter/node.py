@@ -145,6 +145,7 @@ class Notice:
     event: str
     peer: str | None = None
     detail: str = ""
+    conn_id: int | None = None  # the connection it happened on, when there is one (the logs name its address)
 
 
 Effect = Connect | Write | Close | RequestReceived | AnswerReceived | RequestFailed | PeerUp | PeerDown | Notice
@@ -315,7 +316,8 @@ class Node:
                 length = message_length(buf[pos:pos + 4])
             except FramingError as e:
                 # RFC 6733 §3: a stream we cannot frame is closed; other connections are not affected.
-                self._effects.append(Notice("framing-error", conn.peer.name if conn.peer else None, str(e)))
+                self._effects.append(Notice("framing-error", conn.peer.name if conn.peer else None, str(e),
+                                            conn.id))
                 self._close(conn)
                 self._lost(conn, now)
                 return
@@ -332,7 +334,7 @@ class Node:
     def on_timer(self, now: float) -> None:
         for conn in list(self._conns.values()):
             if conn.deadline is not None and conn.deadline <= now and conn.peer is None:
-                self._effects.append(Notice("cer-timeout"))
+                self._effects.append(Notice("cer-timeout", conn_id=conn.id))
                 self._close(conn)
         for peer in self._peers.values():
             if peer.deadline is not None and peer.deadline <= now:
@@ -421,7 +423,7 @@ class Node:
             if msg.command_code == CMD_CAPABILITIES_EXCHANGE and msg.is_request and not conn.initiator:
                 self._on_cer(conn, msg, now)
             else:  # RFC 6733 §5.3: the first message on a connection is a CER
-                self._effects.append(Notice("no-cer", None, f"command {msg.command_code}"))
+                self._effects.append(Notice("no-cer", None, f"command {msg.command_code}", conn.id))
                 self._close(conn)
             return
         initiator = conn is peer.i_conn
@@ -432,7 +434,7 @@ class Node:
             if initiator and not msg.is_request and peer.state in (State.WAIT_I_CEA, State.WAIT_RETURNS):
                 self._on_cea(peer, conn, msg, now)
             else:  # a CER or CEA on an established connection: not allowed (RFC 6733 §5.3)
-                self._effects.append(Notice("unexpected-capabilities-exchange", peer.name))
+                self._effects.append(Notice("unexpected-capabilities-exchange", peer.name, conn_id=conn.id))
                 self._close(conn)
                 self._lost(conn, now)
             return
@@ -459,7 +461,8 @@ class Node:
             self._write(conn, error_answer(request, self.local.origin_host, self.local.origin_realm,
                                            error).encode())
         else:
-            self._effects.append(Notice("bad-header", conn.peer.name if conn.peer else None, error.message))
+            self._effects.append(Notice("bad-header", conn.peer.name if conn.peer else None, error.message,
+                                                conn.id))
             if conn.peer is None:
                 self._close(conn)
 
@@ -467,16 +470,17 @@ class Node:
         try:
             caps = parse_capabilities(cer)
         except DiameterError as e:
+            self._effects.append(Notice("bad-cer", None, e.message, conn.id))
             self._refuse_cer(conn, cer, e.result_code, e.message, e.failed_avp)
             return
         peer = self._peers.get(caps.origin_host.lower())
         if peer is None:  # RFC 6733 §5.3: a CER from an unknown peer is answered with 3010 and closed
-            self._effects.append(Notice("unknown-peer", caps.origin_host))
+            self._effects.append(Notice("unknown-peer", caps.origin_host, conn_id=conn.id))
             self._refuse_cer(conn, cer, DIAMETER_UNKNOWN_PEER, "unknown peer")
             return
         common = common_applications(self.local, caps)
         if not common:  # RFC 6733 §5.3: no common application: 5010 and close
-            self._effects.append(Notice("no-common-application", peer.name))
+            self._effects.append(Notice("no-common-application", peer.name, conn_id=conn.id))
             self._refuse_cer(conn, cer, DIAMETER_NO_COMMON_APPLICATION, "no common application")
             return
         if self._stopping:
@@ -554,7 +558,7 @@ class Node:
                     peer.r_conn = None
             elif act is Act.R_REJECT:
                 assert conn is not None
-                self._effects.append(Notice("connection-rejected", peer.name, f"in {before.value}"))
+                self._effects.append(Notice("connection-rejected", peer.name, f"in {before.value}", conn.id))
                 self._close(conn)
             elif act is Act.PROCESS_DWR or act is Act.PROCESS_DWA:
                 pass  # liveness is noted by the watchdog for every message received

@@ -191,12 +191,12 @@ class DiameterServer:
             for effect in effects:
                 kind = type(effect)
                 if kind is Write:
-                    pending.setdefault(effect.conn_id, []).append(effect.data)  # type: ignore[union-attr]
+                    pending.setdefault(effect.conn_id, []).append(effect.data)  # type: ignore[union-attr, arg-type]
                 elif kind is RequestReceived:
                     self._dispatch(effect)  # type: ignore[arg-type]
                 else:
                     if kind is Close:
-                        self._write_pending(pending, effect.conn_id)  # type: ignore[union-attr]
+                        self._write_pending(pending, effect.conn_id)  # type: ignore[union-attr, arg-type]
                     self._other(effect)
             effects = node.pop_effects()
         for conn_id in list(pending):
@@ -246,8 +246,7 @@ class DiameterServer:
         if notice.event == "framing-error":
             metrics.diameter_framing_errors_total.inc()
         metrics.diameter_peer_events_total.labels(event=notice.event).inc()
-        conn_id: int | None = getattr(notice, "conn_id", None)
-        remote = self.remotes.get(conn_id) if conn_id is not None else None
+        remote = self.remotes.get(notice.conn_id) if notice.conn_id is not None else None
         source = _source(remote) if remote is not None else notice.peer
         if self._notices.hit((notice.event, source), self.loop.time(), remote):
             log.info(notice.event, peer=notice.peer, remote=remote, detail=notice.detail)

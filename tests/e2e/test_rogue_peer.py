@@ -279,3 +279,41 @@ def test_peer_that_never_reads_is_not_buffered_without_end(echo: Running):
     assert answered == progress["chunks"] * per_chunk
     assert echo.daemon.proc.poll() is None  # type: ignore[union-attr]
     sock.close()
+
+
+# --- logs an operator can act on (issue 14 point 5) ----------------------------------------------------------------
+
+
+def test_flood_of_bad_cers_gives_few_log_lines_naming_the_remote(echo: Running):
+    """300 connections from one address, each with a CER from an unknown Origin-Host (3010), and 50 more writing
+    garbage: each event is logged once with `remote=127.0.0.1:PORT`, then summarised with its count; a
+    legitimate peer is served throughout."""
+    ports: list[int] = []
+    started = time.monotonic()
+    for _ in range(300):
+        with connect(echo.port) as sock:
+            ports.append(sock.getsockname()[1])
+            sock.sendall(cer("stranger.test"))
+            assert read_message(sock).result_code == 3010  # DIAMETER_UNKNOWN_PEER, RFC 6733 §5.3
+    for _ in range(50):
+        with connect(echo.port) as sock:
+            sock.sendall(b"\x09\xff\xff\xffthis is not diameter at all")
+            assert closed_within(sock, 5)
+    with connect(echo.port) as good:
+        good.sendall(cer("mme.test"))
+        assert read_message(good).result_code == 2001
+    echo.daemon.wait_for("unknown-peer", after=0)
+    time.sleep(1.5)  # past the 1 s interval: the summaries are written
+    most = 2 + int(time.monotonic() - started)  # the first line, then one summary per interval (1 s)
+    refused = echo.lines("unknown-peer")
+    garbage = echo.lines("framing-error")
+    assert 2 <= len(refused) <= most and 2 <= len(garbage) <= most, (refused, garbage)
+    first = refused[0]
+    assert first["remote"] == f"127.0.0.1:{ports[0]}" and "suppressed" not in first
+    assert str(garbage[0]["remote"]).startswith("127.0.0.1:")
+    for line in refused[1:]:
+        assert line["source"] == "127.0.0.1" and str(line["remote"]).startswith("127.0.0.1:")
+    assert 1 + sum(int(line["suppressed"]) for line in refused[1:]) == 300  # type: ignore[call-overload]
+    assert 1 + sum(int(line["suppressed"]) for line in garbage[1:]) == 50  # type: ignore[call-overload]
+    peer_up = echo.lines("peer-up")
+    assert peer_up and str(peer_up[-1]["remote"]).startswith("127.0.0.1:")
