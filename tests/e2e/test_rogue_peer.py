@@ -317,3 +317,176 @@ def test_flood_of_bad_cers_gives_few_log_lines_naming_the_remote(echo: Running):
     assert 1 + sum(int(line["suppressed"]) for line in garbage[1:]) == 50  # type: ignore[call-overload]
     peer_up = echo.lines("peer-up")
     assert peer_up and str(peer_up[-1]["remote"]).startswith("127.0.0.1:")
+
+
+# --- peers that claim to be someone else, or use what they may not (issue 14 points 1 and 4) ----------------------
+
+HSS_PEERS = """
+[[diameter.peers]]
+origin_host = "mme.test"
+realm = "test"
+applications = ["s6a"]
+
+[[diameter.peers]]
+origin_host = "pgw.test"
+realm = "test"
+applications = ["gx", "gy"]
+
+[[diameter.peers]]
+origin_host = "dra.test"
+realm = "test"
+relay = true
+"""
+
+
+@dataclass
+class Hss(Running):
+    dsn: str = ""
+
+    def add_subscriber(self) -> str:
+        imsi = f"00101{secrets.randbelow(10**10):010d}"
+        k = secrets.token_bytes(16)
+        opc = make_opc(k, secrets.token_bytes(16))
+        sealer = Sealer(DEMO_KEY)
+
+        async def insert() -> None:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                await conn.execute(
+                    "INSERT INTO subscribers (imsi, msisdn, k_enc, opc_enc, apns) VALUES ($1, $2, $3, $4, $5)",
+                    imsi, "1555" + imsi[-7:], sealer.seal(k, aad("k", imsi)), sealer.seal(opc, aad("opc", imsi)),
+                    ["internet"])
+            finally:
+                await conn.close()
+
+        asyncio.run(insert())
+        return imsi
+
+
+@pytest.fixture
+def hss(tmp_path: Path) -> Iterator[Hss]:
+    """The daemon as HSS (S6a on Redis and PostgreSQL) plus the echo Gy application, with three peers: the MME
+    (S6a only), the PGW (Gx and Gy only) and a DRA (a relay)."""
+    name = "ocsd_rogue_" + secrets.token_hex(5)
+    dsn = asyncio.run(create_database(name))
+    prefix = "ocsrogue-" + secrets.token_hex(5)
+    running: Running | None = None
+    try:
+        running = start(tmp_path, module="tests.support.rogue_daemon", peers=HSS_PEERS, applications=("s6a",),
+                        extra=backends_config(REDIS_URL, prefix, dsn) + '\n[auc]\nhome_plmns = ["00101"]\n')
+        yield Hss(running.daemon, running.port, running.admin_port, dsn)
+    finally:
+        if running is not None:
+            running.daemon.kill()
+        asyncio.run(drop_database(name))
+        r = redis.Redis.from_url(REDIS_URL)
+        for key in r.scan_iter(match=prefix + ":*"):
+            r.delete(key)
+
+
+def s6a_common(origin_host: str, imsi: str, n: int) -> list[bytes]:
+    return [text(263, f"{origin_host};{n};{secrets.token_hex(3)}"),
+            avp(260, u32(266, TGPP) + u32(258, S6A)), u32(277, 1), text(264, origin_host), text(296, "test"),
+            text(283, "test"), text(1, imsi)]
+
+
+def air(origin_host: str, imsi: str, *, hbh: int, e2e: int, retransmit: bool = False) -> bytes:
+    return message(318, S6A, [*s6a_common(origin_host, imsi, hbh), avp(1407, HOME, TGPP),
+                              avp(1408, u32(1410, 1, TGPP) + u32(1412, 1, TGPP), TGPP)],
+                   hbh=hbh, e2e=e2e, flags=0xC0 | (0x10 if retransmit else 0))
+
+
+def ulr(origin_host: str, imsi: str, *, hbh: int, e2e: int) -> bytes:
+    return message(316, S6A, [*s6a_common(origin_host, imsi, hbh), u32(1032, 1004, TGPP),
+                              u32(1405, 0b100010, TGPP), avp(1407, HOME, TGPP)], hbh=hbh, e2e=e2e)
+
+
+def result_of(answer: PdMessage) -> int:
+    if getattr(answer, "result_code", None) is not None:
+        return int(answer.result_code)  # type: ignore[attr-defined]
+    return int(answer.experimental_result.experimental_result_code)  # type: ignore[attr-defined]
+
+
+def rands(answer: PdMessage) -> list[bytes]:
+    info = getattr(answer, "authentication_info", None)
+    return [v.rand for v in info.e_utran_vector] if info is not None else []
+
+
+def open_peer(port: int, origin_host: str) -> socket.socket:
+    """A raw connection that passed its CER: S6a and credit control offered, the CEA is 2001."""
+    sock = connect(port)
+    sock.sendall(cer(origin_host, s6a=True, extra=(u32(258, CC),)))
+    cea = read_message(sock)
+    assert cea.result_code == 2001, cea
+    return sock
+
+
+def test_spoofed_origin_host_is_refused(hss: Hss):
+    """The PGW sends an AIR naming the MME as its Origin-Host: 3010, no vectors (RFC 6733 §6.1, §7.1.3)."""
+    imsi = hss.add_subscriber()
+    with open_peer(hss.port, "pgw.test") as pgw:
+        pgw.sendall(air("mme.test", imsi, hbh=7, e2e=7))
+        answer = read_message(pgw)
+    assert answer.header.hop_by_hop_identifier == 7
+    assert result_of(answer) == 3010 and rands(answer) == []
+
+
+def test_replayed_end_to_end_id_does_not_return_another_peers_answer(hss: Hss):
+    """The MME's AIR is answered with vectors. The PGW replays it (T flag, the MME's Origin-Host and
+    End-to-End-Id): refused, not the MME's AIA. The DRA, a relay allowed to name others, replaying it gets an
+    answer of its own (new vectors), not the MME's cached one: the duplicate cache is the peer's own."""
+    imsi = hss.add_subscriber()
+    with open_peer(hss.port, "mme.test") as mme, open_peer(hss.port, "pgw.test") as pgw, \
+            open_peer(hss.port, "dra.test") as dra:
+        mme.sendall(air("mme.test", imsi, hbh=1, e2e=0xABC001))
+        first = read_message(mme)
+        assert result_of(first) == 2001 and len(rands(first)) == 1
+        pgw.sendall(air("mme.test", imsi, hbh=2, e2e=0xABC001, retransmit=True))
+        replay = read_message(pgw)
+        assert rands(replay) == [] and result_of(replay) == 3010
+        dra.sendall(air("mme.test", imsi, hbh=3, e2e=0xABC001, retransmit=True))
+        relayed = read_message(dra)
+        assert relayed.header.hop_by_hop_identifier == 3
+        assert result_of(relayed) == 2001 and rands(relayed) and rands(relayed) != rands(first)
+        # the MME's own retransmission still gets its cached answer (RFC 6733 §6.2)
+        mme.sendall(air("mme.test", imsi, hbh=4, e2e=0xABC001, retransmit=True))
+        again = read_message(mme)
+        assert again.header.hop_by_hop_identifier == 4 and rands(again) == rands(first)
+
+
+def test_ulr_from_a_peer_not_allowed_s6a_is_refused(hss: Hss):
+    """The PGW (allowed Gx and Gy) sends a ULR registering itself for an IMSI: 3007, and its Gy works."""
+    imsi = hss.add_subscriber()
+    with open_peer(hss.port, "pgw.test") as pgw:
+        pgw.sendall(ulr("pgw.test", imsi, hbh=5, e2e=5))
+        answer = read_message(pgw)
+        assert result_of(answer) == 3007  # DIAMETER_APPLICATION_UNSUPPORTED, RFC 6733 §7.1.3
+        assert answer.header.is_error
+        pgw.sendall(ccr("pgw.test", 6))
+        assert result_of(read_message(pgw)) == 2001
+    with open_peer(hss.port, "mme.test") as mme:  # the MME may
+        mme.sendall(ulr("mme.test", imsi, hbh=8, e2e=8))
+        assert result_of(read_message(mme)) == 2001
+
+
+def test_second_cer_on_an_open_connection_loses_no_answer_in_flight(hss: Hss):
+    """50 AIRs pipelined, then a second CER on the same connection (RFC 6733 §5.6: R-Conn-CER in R-Open): every
+    AIR still gets its AIA; the peer can connect again afterwards."""
+    imsi = hss.add_subscriber()
+    with open_peer(hss.port, "mme.test") as mme:
+        mme.sendall(b"".join(air("mme.test", imsi, hbh=100 + i, e2e=100 + i) for i in range(50))
+                    + cer("mme.test", s6a=True))
+        answers: list[PdMessage] = []
+        mme.settimeout(10)
+        try:
+            while len([a for a in answers if a.header.command_code == 318]) < 50:
+                answers.append(read_message(mme))
+        except ConnectionError:
+            pass
+    airs = [a for a in answers if a.header.command_code == 318]
+    assert sorted(a.header.hop_by_hop_identifier for a in airs) == list(range(100, 150))
+    assert all(result_of(a) == 2001 for a in airs)
+    time.sleep(0.5)
+    with open_peer(hss.port, "mme.test") as mme:
+        mme.sendall(air("mme.test", imsi, hbh=1, e2e=1))
+        assert result_of(read_message(mme)) == 2001
