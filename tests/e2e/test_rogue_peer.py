@@ -12,6 +12,7 @@ would, python-diameter decodes what comes back (an independent codec).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import socket
 import threading
@@ -112,7 +113,7 @@ def closed_within(sock: socket.socket, seconds: float) -> bool:
         while time.monotonic() < deadline:
             if not sock.recv(65536):
                 return True
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return False
     except ConnectionResetError:
         return True
@@ -221,7 +222,7 @@ def test_peer_that_never_reads_is_not_buffered_without_end(echo: Running):
             while sent < len(chunk):
                 try:
                     n = sock.send(view[sent:])
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     continue
                 sent += n
                 progress["bytes"] += n
@@ -261,7 +262,7 @@ def test_peer_that_never_reads_is_not_buffered_without_end(echo: Running):
             break
         try:
             data = sock.recv(1 << 20)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             continue
         assert data, "the daemon closed the connection"
         buf += data
@@ -490,3 +491,72 @@ def test_second_cer_on_an_open_connection_loses_no_answer_in_flight(hss: Hss):
     with open_peer(hss.port, "mme.test") as mme:
         mme.sendall(air("mme.test", imsi, hbh=1, e2e=1))
         assert result_of(read_message(mme)) == 2001
+
+
+# --- bounded before the CER, and the CER's own checks (issue 14 points 2 and 4) -----------------------------------
+
+
+@pytest.fixture
+def capped(tmp_path: Path) -> Iterator[Running]:
+    """The echo daemon with a small cap on connections that have not passed their CER."""
+    running = start(tmp_path, peers=ECHO_PEERS, log="rate_limit_interval = 1",
+                    diameter="max_pending_connections = 8\nmax_connections = 64")
+    try:
+        yield running
+    finally:
+        running.daemon.kill()
+
+
+def test_cer_with_an_unknown_mandatory_avp_gets_5001(echo: Running):
+    """RFC 6733 §7.1.5 (and §5.3: a CER is checked like any message): CEA 5001 with the AVP in Failed-AVP."""
+    with connect(echo.port) as sock:
+        sock.sendall(cer("mme.test", extra=(avp(99999, b"rogue"),)))
+        cea = read_message(sock)
+        assert cea.result_code == 5001  # DIAMETER_AVP_UNSUPPORTED
+        failed = cea.failed_avp.avps  # type: ignore[attr-defined]
+        assert [a.code for a in failed] == [99999]
+        assert closed_within(sock, 2)
+
+
+def test_megabyte_partial_frame_before_the_cer_is_cut_quickly(echo: Running):
+    """A header announcing 1 MiB and most of it, never finished: the connection is closed at once, not held
+    (and buffered) until the CER timeout; a legitimate peer is served meanwhile."""
+    with connect(echo.port) as sock:
+        sock.sendall(bytes([1]) + (MiB + 20).to_bytes(3, "big") + bytes([0x80]) + (257).to_bytes(3, "big")
+                     + bytes(12))
+        started = time.monotonic()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # closed while we still write
+            sock.sendall(bytes(MiB - 4096))
+        assert closed_within(sock, 2)
+        assert time.monotonic() - started < 2
+    with connect(echo.port) as good:
+        good.sendall(cer("mme.test"))
+        assert read_message(good).result_code == 2001
+
+
+def test_connection_flood_is_capped_and_a_legitimate_peer_still_connects(capped: Running):
+    """40 connections at once, no CER yet: past max_pending_connections (8) they are closed at once; the rest
+    send CERs from an unknown host (3010). The configured peer then connects and gets 2001; the refusals are
+    logged with the remote address, a few lines for all of them."""
+    flood = [connect(capped.port) for _ in range(40)]
+    try:
+        time.sleep(0.5)
+        refused = [s for s in flood if closed_within(s, 0.2)]
+        assert len(refused) >= 40 - 8
+        for s in flood:
+            if s not in refused:
+                s.sendall(cer("stranger.test"))
+                assert read_message(s).result_code == 3010
+    finally:
+        for s in flood:
+            s.close()
+    with connect(capped.port) as good:
+        good.sendall(cer("mme.test"))
+        assert read_message(good).result_code == 2001
+        good.sendall(ccr("mme.test", 1))
+        assert read_message(good).result_code == 2001
+    time.sleep(1.5)
+    limit_lines = [line for line in list(capped.daemon.lines) if line.get("event") == "connection-limit"]
+    assert 1 <= len(limit_lines) <= 4
+    assert all(str(line["remote"]).startswith("127.0.0.1:") for line in limit_lines)
+    assert 1 + sum(int(line.get("suppressed", 0)) for line in limit_lines[1:]) == len(refused)  # type: ignore[call-overload]
