@@ -7,7 +7,9 @@ within the same turn, a coroutine gets a task.
 Write backpressure: a peer that sends requests but does not read its answers would make us buffer them without
 end. Each transport has a high- and a low-water mark on its write buffer; above the high one asyncio calls
 `pause_writing` and we stop reading that connection (its requests wait in the kernel, its TCP window closes),
-below the low one `resume_writing` starts reading again. Other connections are not affected.
+below the low one `resume_writing` starts reading again. Other connections are not affected. A connection we
+close is given `close_grace` seconds to take what is still buffered, then aborted (a peer that never reads would
+otherwise hold it open, with its buffer, for ever).
 
 Notices (refusals, framing errors, CER timeouts, ...) are logged with the connection's remote address and
 port; repeats of one event from one source address are rate-limited (`ocs.transport.ratelimit`): the first is
@@ -110,7 +112,7 @@ class _Protocol(asyncio.Protocol):
 
 class DiameterServer:
     def __init__(self, node: Node, registry: Registry, *, write_buffer_high: int = 1 << 20,
-                 write_buffer_low: int = 1 << 18, notice_interval: float = 10.0) -> None:
+                 write_buffer_low: int = 1 << 18, notice_interval: float = 10.0, close_grace: float = 5.0) -> None:
         if not 0 <= write_buffer_low <= write_buffer_high:
             raise ValueError("write buffer marks must be 0 <= low <= high")
         self.node = node
@@ -118,6 +120,7 @@ class DiameterServer:
         self.loop = asyncio.get_running_loop()
         self.write_buffer_high = write_buffer_high
         self.write_buffer_low = write_buffer_low
+        self.close_grace = close_grace
         self.transports: dict[int, asyncio.Transport] = {}
         self.remotes: dict[int, str] = {}  # conn_id -> "address:port" of the other end, for the logs
         self._notices: RateLimiter[tuple[str, str | None]] = RateLimiter(notice_interval)
@@ -163,7 +166,7 @@ class DiameterServer:
             except TimeoutError:
                 break
         for transport in list(self.transports.values()):
-            transport.close()
+            self._close(transport)
         if self._timer is not None:
             self._timer.cancel()
         if self._notice_timer is not None:
@@ -213,7 +216,7 @@ class DiameterServer:
         if isinstance(effect, Close):
             transport = self.transports.pop(effect.conn_id, None)
             if transport is not None:
-                transport.close()
+                self._close(transport)
         elif isinstance(effect, Connect):
             task = self.loop.create_task(self._connect(effect))
             self.tasks.add(task)
@@ -263,6 +266,13 @@ class DiameterServer:
         due = self._notices.next_deadline()
         if due is not None and now is None:
             self._notice_timer = self.loop.call_at(due, self._notice_summaries)
+
+    def _close(self, transport: asyncio.Transport) -> None:
+        """Close after what is written has been sent; a peer that does not read it within `close_grace` would
+        hold the connection (and its buffer) for ever, so the connection is then aborted."""
+        transport.close()
+        if transport.get_write_buffer_size():
+            self.loop.call_later(self.close_grace, transport.abort)
 
     def _peer_gauges(self) -> None:
         counts: dict[str, int] = {}

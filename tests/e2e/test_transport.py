@@ -1,0 +1,88 @@
+"""The asyncio transport in-process on loopback: write backpressure and the close of a connection whose peer
+does not read (ocs/transport/diameter.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from ocs import metrics
+from ocs.diameter.capabilities import LocalIdentity
+from ocs.diameter.dictionary import default_dictionary_dir, load_dictionary
+from ocs.diameter.node import Node, PeerConfig
+from ocs.transport.diameter import DiameterServer
+from tests.e2e.test_rogue_peer import ccr, cer
+from tests.support.echo_daemon import echo_registry
+
+pytestmark = [pytest.mark.e2e]
+
+HIGH, LOW = 64 * 1024, 16 * 1024
+
+
+def sample(name: str) -> float:
+    value = metrics.REGISTRY.get_sample_value(name)
+    assert value is not None, name
+    return value
+
+
+async def serve(close_grace: float) -> tuple[DiameterServer, int]:
+    registry = echo_registry("ocsd.test", "test")
+    node = Node(LocalIdentity("ocsd.test", "test", applications=registry.applications), [PeerConfig("mme.test")],
+                load_dictionary([default_dictionary_dir()]), registry.commands)
+    server = DiameterServer(node, registry, write_buffer_high=HIGH, write_buffer_low=LOW, close_grace=close_grace)
+    listener = await server.listen("127.0.0.1", 0)
+    server.start()
+    return server, listener.sockets[0].getsockname()[1]
+
+
+async def never_reading_peer(port: int) -> socket.socket:
+    """A peer that passed its CER, then pipelines CCRs until the daemon stops reading it; reads nothing."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    await loop.sock_sendall(sock, cer("mme.test"))
+    chunk = b"".join(ccr("mme.test", n) for n in range(1, 1001))
+    sender = asyncio.ensure_future(loop.sock_sendall(sock, chunk * 200))  # 30 MB: far more than it can take
+    await asyncio.sleep(1.0)
+    assert not sender.done(), "the transport read every request from a peer that reads nothing"
+    sender.cancel()
+    return sock
+
+
+async def test_never_reading_peer_pauses_reading_within_the_marks():
+    server, port = await serve(close_grace=0.3)
+    pauses = sample("diameter_read_pauses_total")
+    sock = await never_reading_peer(port)
+    try:
+        assert sample("diameter_read_pauses_total") > pauses
+        buffered = server.write_buffer_size()
+        assert HIGH <= buffered <= HIGH + 512 * 1024  # the high mark plus the answers to one read at most
+        assert sample("diameter_write_buffer_bytes") == buffered
+    finally:
+        sock.close()
+        await server.stop(grace=0.5)
+
+
+async def test_closed_connection_whose_peer_never_reads_is_aborted_after_the_grace():
+    """Stopping sends a DPR the peer never reads; the connection is closed with answers still buffered. Without
+    the grace it would stay open for as long as the peer keeps its window shut."""
+    server, port = await serve(close_grace=0.3)
+    sock = await never_reading_peer(port)
+    loop = asyncio.get_running_loop()
+    try:
+        await server.stop(grace=0.2)
+        started = time.monotonic()
+        while not server.node.all_closed and time.monotonic() - started < 3:  # connection_lost reached it
+            await asyncio.sleep(0.05)
+        assert server.node.all_closed
+        assert time.monotonic() - started < 2
+        with pytest.raises(ConnectionResetError):  # aborted: an RST, not an orderly close
+            while await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 3):
+                pass
+    finally:
+        sock.close()
