@@ -10,8 +10,12 @@ from ocs.diameter.codes import (
     ACCT_APPLICATION_ID,
     APP_RELAY,
     AUTH_APPLICATION_ID,
+    AVP_MANDATORY,
     CMD_CAPABILITIES_EXCHANGE,
+    DIAMETER_AVP_UNSUPPORTED,
     DIAMETER_MISSING_AVP,
+    DIAMETER_NO_COMMON_APPLICATION,
+    DIAMETER_UNKNOWN_PEER,
     ERROR_MESSAGE,
     FAILED_AVP,
     FIRMWARE_REVISION,
@@ -95,12 +99,41 @@ def _required(msg: Message, code: int) -> Avp:
     return found
 
 
-def common_applications(local: LocalIdentity, peer: PeerCapabilities) -> tuple[Application, ...]:
-    """Applications both sides support; a peer advertising Relay supports them all (RFC 6733 §5.3)."""
+def common_applications(local: LocalIdentity, peer: PeerCapabilities,
+                        allowed: frozenset[int] | None = None) -> tuple[Application, ...]:
+    """Applications both sides support; a peer advertising Relay supports them all (RFC 6733 §5.3). `allowed`,
+    when given, is what the peer's configuration lets it use: the rest is not offered to it."""
     offered = peer.auth_application_ids | peer.acct_application_ids
+    mine = local.applications if allowed is None else tuple(a for a in local.applications if a.app_id in allowed)
     if APP_RELAY in offered:
-        return local.applications
-    return tuple(app for app in local.applications if app.app_id in offered)
+        return mine
+    return tuple(app for app in mine if app.app_id in offered)
+
+
+def cer_origin_host(cer: Message) -> str:
+    """The Origin-Host of a CER, read before anything else so that an unknown peer costs no more work."""
+    return _required(cer, ORIGIN_HOST).utf8
+
+
+def accept_cer(local: LocalIdentity, cer: Message, known_avps: frozenset[tuple[int, int]], *,
+               realm: str | None, allowed: frozenset[int] | None) -> tuple[PeerCapabilities, tuple[Application, ...]]:
+    """Check the CER of a configured peer: the peer's capabilities and the applications we have in common.
+
+    Refusals raise DiameterError with the CEA's Result-Code: an unknown AVP with the M bit, 5001 with it in
+    Failed-AVP (RFC 6733 §7.1.5, §5.3: the CER is a message like any other); a missing AVP, 5005; an
+    Origin-Realm other than the peer's configured realm, 3010 (DIAMETER_UNKNOWN_PEER, RFC 6733 §7.1.3: the
+    host/realm pair is not a peer we know); no common application, 5010 (RFC 6733 §5.3).
+    """
+    for a in cer.avps:
+        if a.flags & AVP_MANDATORY and (a.code, a.vendor_id) not in known_avps:
+            raise DiameterError(DIAMETER_AVP_UNSUPPORTED, f"AVP {a.code} vendor {a.vendor_id}", a)
+    caps = parse_capabilities(cer)
+    if realm is not None and caps.origin_realm.lower() != realm.lower():
+        raise DiameterError(DIAMETER_UNKNOWN_PEER, f"realm {caps.origin_realm} is not the peer's")
+    common = common_applications(local, caps, allowed)
+    if not common:
+        raise DiameterError(DIAMETER_NO_COMMON_APPLICATION, "no common application")
+    return caps, common
 
 
 def identity_avps(local: LocalIdentity, applications: tuple[Application, ...]) -> list[Avp]:

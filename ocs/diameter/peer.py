@@ -1,20 +1,36 @@
-"""The peer state machine of RFC 6733 §5.6, as a table.
+"""The peer state machine of RFC 6733 §5.6, as one complete table.
 
 Theory of operation
 -------------------
-One `PeerMachine` exists per configured peer. It may own two transport connections at once: the one we opened
-("I", initiator) and the one the peer opened ("R", responder); the election of §5.6.4 decides which survives.
-The machine never touches sockets or clocks: the node feeds it events (with `now`) and it answers with a list of
-effects (`PeerAction` values) for the node to carry out, plus the deadline of the state it is in.
+One `PeerMachine` exists per configured peer and owns that peer's state: the node asks it (`machine.state`),
+it keeps no copy. A machine may hold two transport connections at once: the one we opened ("I", initiator) and
+the one the peer opened ("R", responder); the election of §5.6.4 decides which survives. The machine never
+touches sockets or clocks: the node feeds it events with `now` (`handle`) and gets back the `Step`s taken, each
+with the actions (`Act`) the node carries out in order, and the machine's `deadline` for timed states.
 
-`TRANSITIONS` is the table of §5.6 with the RFC's names. Pairs the RFC does not list are completed by
-`FALLBACK`, one explicit rule per event, so that every (state, event) pair has a defined outcome; a test walks
-them all. The liveness of an open connection is the watchdog's job (`ocs.diameter.watchdog`).
+`TRANSITIONS` holds every (state, event) pair, 8 x 22 = 176 rows, written out: the 43 rows of RFC 6733 §5.6
+with the RFC's names, and the pairs the RFC leaves out, each with the outcome it needs here. There is no
+fallback: a pair that is not in the table is a KeyError (our bug). Conventions for the rows the RFC omits:
+
+- a message or a loss on a connection this state does not hold cannot happen (the node maps events by the
+  connection they came on); those rows close that connection (`I-Disc` / `R-Disc`) and keep the state;
+- a connection coming up that this state did not ask for is closed (`I-Reject`), one failing is ignored;
+- `Send-Message` outside the open states is refused back to the caller (`Refuse-Send`);
+- a `Timeout` in a state without a timer is a stale timer and ignored;
+- in Closing (our DPR sent) the connection stays up for DWR/DWA, for answers to our requests and for the
+  peer's own DPR (DPRs crossing); only the DPA, a loss or the timer end it.
+
+Win-Election is not an input from outside: it is a state rule (h11's state-triggered transitions) fired by
+`handle` when the machine is in Wait-Returns and the election it ran was won. Liveness of an open connection is
+the watchdog's job (`ocs.diameter.watchdog`).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class State(enum.Enum):
@@ -54,7 +70,7 @@ class Event(enum.Enum):
 
 
 class Act(enum.Enum):
-    """The actions of RFC 6733 §5.6 (I-/R- tell which connection they apply to)."""
+    """The actions of RFC 6733 §5.6 (I-/R- tell which connection they apply to), and three of ours."""
 
     I_SND_CONN_REQ = "I-Snd-Conn-Req"
     R_ACCEPT = "R-Accept"
@@ -75,105 +91,269 @@ class Act(enum.Enum):
     PROCESS_DWA = "Process-DWA"
     SND_DPR = "Snd-DPR"
     SND_DPA = "Snd-DPA"
+    I_REJECT = "I-Reject"              # ours: close an outbound connection this state did not ask for
     REFUSE_SEND = "Refuse-Send"        # ours: a local send while not open fails back to the caller
     IGNORE = "Ignore"                  # ours: an event that needs nothing in this state (listed explicitly)
 
 
 S, E, A = State, Event, Act
+Row = tuple[tuple[Act, ...], State]
 
-# RFC 6733 §5.6: (state, event) -> (actions, next state)
-TRANSITIONS: dict[tuple[State, Event], tuple[tuple[Act, ...], State]] = {
-    (S.CLOSED, E.START): ((A.I_SND_CONN_REQ,), S.WAIT_CONN_ACK),
-    (S.CLOSED, E.R_CONN_CER): ((A.R_ACCEPT, A.PROCESS_CER, A.R_SND_CEA), S.R_OPEN),
+OPEN_STATES = frozenset({S.R_OPEN, S.I_OPEN})
+# the messages of each connection, and what each state that holds no such connection does with them
+_I_MESSAGES = (E.I_RCV_CEA, E.I_RCV_NON_CEA, E.I_RCV_MESSAGE, E.I_RCV_DWR, E.I_RCV_DWA, E.I_RCV_DPR, E.I_RCV_DPA)
+_R_MESSAGES = (E.R_RCV_MESSAGE, E.R_RCV_DWR, E.R_RCV_DWA, E.R_RCV_DPR, E.R_RCV_DPA)
 
-    (S.WAIT_CONN_ACK, E.I_RCV_CONN_ACK): ((A.I_SND_CER,), S.WAIT_I_CEA),
-    (S.WAIT_CONN_ACK, E.I_RCV_CONN_NACK): ((A.CLEANUP,), S.CLOSED),
-    (S.WAIT_CONN_ACK, E.R_CONN_CER): ((A.R_ACCEPT, A.PROCESS_CER), S.WAIT_CONN_ACK_ELECT),
-    (S.WAIT_CONN_ACK, E.TIMEOUT): ((A.ERROR,), S.CLOSED),
+# RFC 6733 §5.6: (state, event) -> (actions, next state). Rows marked "RFC" are the RFC's own.
+TRANSITIONS: dict[tuple[State, Event], Row] = {
+    # --- Closed: no connection ---------------------------------------------------------------------------
+    (S.CLOSED, E.START): ((A.I_SND_CONN_REQ,), S.WAIT_CONN_ACK),                       # RFC
+    (S.CLOSED, E.R_CONN_CER): ((A.R_ACCEPT, A.PROCESS_CER, A.R_SND_CEA), S.R_OPEN),     # RFC
+    (S.CLOSED, E.I_RCV_CONN_ACK): ((A.I_REJECT,), S.CLOSED),       # a connect we gave up on came up late
+    (S.CLOSED, E.I_RCV_CONN_NACK): ((A.IGNORE,), S.CLOSED),        # ... or failed late
+    (S.CLOSED, E.TIMEOUT): ((A.IGNORE,), S.CLOSED),
+    (S.CLOSED, E.I_RCV_CEA): ((A.I_DISC,), S.CLOSED),
+    (S.CLOSED, E.I_RCV_NON_CEA): ((A.I_DISC,), S.CLOSED),
+    (S.CLOSED, E.I_PEER_DISC): ((A.IGNORE,), S.CLOSED),
+    (S.CLOSED, E.R_PEER_DISC): ((A.IGNORE,), S.CLOSED),
+    (S.CLOSED, E.WIN_ELECTION): ((A.IGNORE,), S.CLOSED),
+    (S.CLOSED, E.SEND_MESSAGE): ((A.REFUSE_SEND,), S.CLOSED),
+    (S.CLOSED, E.I_RCV_MESSAGE): ((A.I_DISC,), S.CLOSED),
+    (S.CLOSED, E.R_RCV_MESSAGE): ((A.R_DISC,), S.CLOSED),
+    (S.CLOSED, E.I_RCV_DWR): ((A.I_DISC,), S.CLOSED),
+    (S.CLOSED, E.R_RCV_DWR): ((A.R_DISC,), S.CLOSED),
+    (S.CLOSED, E.I_RCV_DWA): ((A.I_DISC,), S.CLOSED),
+    (S.CLOSED, E.R_RCV_DWA): ((A.R_DISC,), S.CLOSED),
+    (S.CLOSED, E.STOP): ((A.IGNORE,), S.CLOSED),
+    (S.CLOSED, E.I_RCV_DPR): ((A.I_DISC,), S.CLOSED),
+    (S.CLOSED, E.R_RCV_DPR): ((A.R_DISC,), S.CLOSED),
+    (S.CLOSED, E.I_RCV_DPA): ((A.I_DISC,), S.CLOSED),
+    (S.CLOSED, E.R_RCV_DPA): ((A.R_DISC,), S.CLOSED),
 
-    (S.WAIT_I_CEA, E.I_RCV_CEA): ((A.PROCESS_CEA,), S.I_OPEN),
-    (S.WAIT_I_CEA, E.R_CONN_CER): ((A.R_ACCEPT, A.PROCESS_CER, A.ELECT), S.WAIT_RETURNS),
-    (S.WAIT_I_CEA, E.I_PEER_DISC): ((A.I_DISC,), S.CLOSED),
-    (S.WAIT_I_CEA, E.I_RCV_NON_CEA): ((A.ERROR,), S.CLOSED),
-    (S.WAIT_I_CEA, E.TIMEOUT): ((A.ERROR,), S.CLOSED),
+    # --- Wait-Conn-Ack: our connect is under way, no connection yet ---------------------------------------------
+    (S.WAIT_CONN_ACK, E.START): ((A.IGNORE,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.R_CONN_CER): ((A.R_ACCEPT, A.PROCESS_CER), S.WAIT_CONN_ACK_ELECT),   # RFC
+    (S.WAIT_CONN_ACK, E.I_RCV_CONN_ACK): ((A.I_SND_CER,), S.WAIT_I_CEA),                     # RFC
+    (S.WAIT_CONN_ACK, E.I_RCV_CONN_NACK): ((A.CLEANUP,), S.CLOSED),                          # RFC
+    (S.WAIT_CONN_ACK, E.TIMEOUT): ((A.ERROR,), S.CLOSED),                                    # RFC
+    (S.WAIT_CONN_ACK, E.I_RCV_CEA): ((A.I_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.I_RCV_NON_CEA): ((A.I_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.I_PEER_DISC): ((A.IGNORE,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.R_PEER_DISC): ((A.IGNORE,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.WIN_ELECTION): ((A.IGNORE,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.SEND_MESSAGE): ((A.REFUSE_SEND,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.I_RCV_MESSAGE): ((A.I_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.R_RCV_MESSAGE): ((A.R_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.I_RCV_DWR): ((A.I_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.R_RCV_DWR): ((A.R_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.I_RCV_DWA): ((A.I_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.R_RCV_DWA): ((A.R_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.STOP): ((A.CLEANUP,), S.CLOSED),      # not open: drop the connect, no DPR (§5.4)
+    (S.WAIT_CONN_ACK, E.I_RCV_DPR): ((A.I_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.R_RCV_DPR): ((A.R_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.I_RCV_DPA): ((A.I_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK, E.R_RCV_DPA): ((A.R_DISC,), S.WAIT_CONN_ACK),
 
-    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_CONN_ACK): ((A.I_SND_CER, A.ELECT), S.WAIT_RETURNS),
-    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_CONN_NACK): ((A.R_SND_CEA,), S.R_OPEN),
-    (S.WAIT_CONN_ACK_ELECT, E.R_PEER_DISC): ((A.R_DISC,), S.WAIT_CONN_ACK),
-    (S.WAIT_CONN_ACK_ELECT, E.R_CONN_CER): ((A.R_REJECT,), S.WAIT_CONN_ACK_ELECT),
-    (S.WAIT_CONN_ACK_ELECT, E.TIMEOUT): ((A.ERROR,), S.CLOSED),
+    # --- Wait-I-CEA: our connection is up, our CER sent ------------------------------------------------------
+    (S.WAIT_I_CEA, E.START): ((A.IGNORE,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.R_CONN_CER): ((A.R_ACCEPT, A.PROCESS_CER, A.ELECT), S.WAIT_RETURNS),    # RFC
+    (S.WAIT_I_CEA, E.I_RCV_CONN_ACK): ((A.I_REJECT,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.I_RCV_CONN_NACK): ((A.IGNORE,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.TIMEOUT): ((A.ERROR,), S.CLOSED),                                       # RFC
+    (S.WAIT_I_CEA, E.I_RCV_CEA): ((A.PROCESS_CEA,), S.I_OPEN),                               # RFC
+    (S.WAIT_I_CEA, E.I_RCV_NON_CEA): ((A.ERROR,), S.CLOSED),                                 # RFC
+    (S.WAIT_I_CEA, E.I_PEER_DISC): ((A.I_DISC,), S.CLOSED),                                  # RFC
+    (S.WAIT_I_CEA, E.R_PEER_DISC): ((A.IGNORE,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.WIN_ELECTION): ((A.IGNORE,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.SEND_MESSAGE): ((A.REFUSE_SEND,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.I_RCV_MESSAGE): ((A.ERROR,), S.CLOSED),   # anything but a CEA first: as Non-CEA
+    (S.WAIT_I_CEA, E.R_RCV_MESSAGE): ((A.R_DISC,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.I_RCV_DWR): ((A.ERROR,), S.CLOSED),
+    (S.WAIT_I_CEA, E.R_RCV_DWR): ((A.R_DISC,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.I_RCV_DWA): ((A.ERROR,), S.CLOSED),
+    (S.WAIT_I_CEA, E.R_RCV_DWA): ((A.R_DISC,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.STOP): ((A.CLEANUP,), S.CLOSED),
+    (S.WAIT_I_CEA, E.I_RCV_DPR): ((A.ERROR,), S.CLOSED),
+    (S.WAIT_I_CEA, E.R_RCV_DPR): ((A.R_DISC,), S.WAIT_I_CEA),
+    (S.WAIT_I_CEA, E.I_RCV_DPA): ((A.ERROR,), S.CLOSED),
+    (S.WAIT_I_CEA, E.R_RCV_DPA): ((A.R_DISC,), S.WAIT_I_CEA),
 
-    (S.WAIT_RETURNS, E.WIN_ELECTION): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),
-    (S.WAIT_RETURNS, E.I_PEER_DISC): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),
-    (S.WAIT_RETURNS, E.I_RCV_CEA): ((A.R_DISC,), S.I_OPEN),
-    (S.WAIT_RETURNS, E.R_PEER_DISC): ((A.R_DISC,), S.WAIT_I_CEA),
-    (S.WAIT_RETURNS, E.R_CONN_CER): ((A.R_REJECT,), S.WAIT_RETURNS),
-    (S.WAIT_RETURNS, E.TIMEOUT): ((A.ERROR,), S.CLOSED),
+    # --- Wait-Conn-Ack/Elect: the peer's connection accepted (no CEA yet), ours still connecting --------------
+    (S.WAIT_CONN_ACK_ELECT, E.START): ((A.IGNORE,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.R_CONN_CER): ((A.R_REJECT,), S.WAIT_CONN_ACK_ELECT),          # RFC
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_CONN_ACK): ((A.I_SND_CER, A.ELECT), S.WAIT_RETURNS),    # RFC
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_CONN_NACK): ((A.R_SND_CEA,), S.R_OPEN),                # RFC
+    (S.WAIT_CONN_ACK_ELECT, E.TIMEOUT): ((A.ERROR,), S.CLOSED),                            # RFC
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_CEA): ((A.I_DISC,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_NON_CEA): ((A.I_DISC,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.I_PEER_DISC): ((A.IGNORE,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.R_PEER_DISC): ((A.R_DISC,), S.WAIT_CONN_ACK),                 # RFC
+    (S.WAIT_CONN_ACK_ELECT, E.WIN_ELECTION): ((A.IGNORE,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.SEND_MESSAGE): ((A.REFUSE_SEND,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_MESSAGE): ((A.I_DISC,), S.WAIT_CONN_ACK_ELECT),
+    # the peer may send nothing before our CEA (RFC 6733 §5.3): its connection is dropped
+    (S.WAIT_CONN_ACK_ELECT, E.R_RCV_MESSAGE): ((A.R_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_DWR): ((A.I_DISC,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.R_RCV_DWR): ((A.R_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_DWA): ((A.I_DISC,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.R_RCV_DWA): ((A.R_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK_ELECT, E.STOP): ((A.CLEANUP,), S.CLOSED),
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_DPR): ((A.I_DISC,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.R_RCV_DPR): ((A.R_DISC,), S.WAIT_CONN_ACK),
+    (S.WAIT_CONN_ACK_ELECT, E.I_RCV_DPA): ((A.I_DISC,), S.WAIT_CONN_ACK_ELECT),
+    (S.WAIT_CONN_ACK_ELECT, E.R_RCV_DPA): ((A.R_DISC,), S.WAIT_CONN_ACK),
 
-    (S.R_OPEN, E.SEND_MESSAGE): ((A.SND_MESSAGE,), S.R_OPEN),
-    (S.R_OPEN, E.R_RCV_MESSAGE): ((A.PROCESS,), S.R_OPEN),
-    (S.R_OPEN, E.R_RCV_DWR): ((A.PROCESS_DWR, A.SND_DWA), S.R_OPEN),
-    (S.R_OPEN, E.R_RCV_DWA): ((A.PROCESS_DWA,), S.R_OPEN),
-    (S.R_OPEN, E.R_CONN_CER): ((A.R_REJECT,), S.R_OPEN),
-    (S.R_OPEN, E.STOP): ((A.SND_DPR,), S.CLOSING),
-    (S.R_OPEN, E.R_RCV_DPR): ((A.SND_DPA, A.R_DISC), S.CLOSED),
-    (S.R_OPEN, E.R_PEER_DISC): ((A.R_DISC,), S.CLOSED),
+    # --- Wait-Returns: both connections, the election decides -----------------------------------------------
+    (S.WAIT_RETURNS, E.START): ((A.IGNORE,), S.WAIT_RETURNS),
+    (S.WAIT_RETURNS, E.R_CONN_CER): ((A.R_REJECT,), S.WAIT_RETURNS),                       # RFC
+    (S.WAIT_RETURNS, E.I_RCV_CONN_ACK): ((A.I_REJECT,), S.WAIT_RETURNS),
+    (S.WAIT_RETURNS, E.I_RCV_CONN_NACK): ((A.IGNORE,), S.WAIT_RETURNS),
+    (S.WAIT_RETURNS, E.TIMEOUT): ((A.ERROR,), S.CLOSED),                                   # RFC
+    (S.WAIT_RETURNS, E.I_RCV_CEA): ((A.R_DISC,), S.I_OPEN),                                # RFC
+    (S.WAIT_RETURNS, E.I_RCV_NON_CEA): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),  # ours failed: keep theirs
+    (S.WAIT_RETURNS, E.I_PEER_DISC): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),                  # RFC
+    (S.WAIT_RETURNS, E.R_PEER_DISC): ((A.R_DISC,), S.WAIT_I_CEA),                          # RFC
+    (S.WAIT_RETURNS, E.WIN_ELECTION): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),                 # RFC
+    (S.WAIT_RETURNS, E.SEND_MESSAGE): ((A.REFUSE_SEND,), S.WAIT_RETURNS),
+    (S.WAIT_RETURNS, E.I_RCV_MESSAGE): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),  # as Non-CEA
+    (S.WAIT_RETURNS, E.R_RCV_MESSAGE): ((A.R_DISC,), S.WAIT_I_CEA),          # nothing before our CEA
+    (S.WAIT_RETURNS, E.I_RCV_DWR): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),
+    (S.WAIT_RETURNS, E.R_RCV_DWR): ((A.R_DISC,), S.WAIT_I_CEA),
+    (S.WAIT_RETURNS, E.I_RCV_DWA): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),
+    (S.WAIT_RETURNS, E.R_RCV_DWA): ((A.R_DISC,), S.WAIT_I_CEA),
+    (S.WAIT_RETURNS, E.STOP): ((A.CLEANUP,), S.CLOSED),
+    (S.WAIT_RETURNS, E.I_RCV_DPR): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),
+    (S.WAIT_RETURNS, E.R_RCV_DPR): ((A.R_DISC,), S.WAIT_I_CEA),
+    (S.WAIT_RETURNS, E.I_RCV_DPA): ((A.I_DISC, A.R_SND_CEA), S.R_OPEN),
+    (S.WAIT_RETURNS, E.R_RCV_DPA): ((A.R_DISC,), S.WAIT_I_CEA),
 
-    (S.I_OPEN, E.SEND_MESSAGE): ((A.SND_MESSAGE,), S.I_OPEN),
-    (S.I_OPEN, E.I_RCV_MESSAGE): ((A.PROCESS,), S.I_OPEN),
-    (S.I_OPEN, E.I_RCV_DWR): ((A.PROCESS_DWR, A.SND_DWA), S.I_OPEN),
-    (S.I_OPEN, E.I_RCV_DWA): ((A.PROCESS_DWA,), S.I_OPEN),
-    (S.I_OPEN, E.R_CONN_CER): ((A.R_REJECT,), S.I_OPEN),
-    (S.I_OPEN, E.STOP): ((A.SND_DPR,), S.CLOSING),
-    (S.I_OPEN, E.I_RCV_DPR): ((A.SND_DPA, A.I_DISC), S.CLOSED),
-    (S.I_OPEN, E.I_PEER_DISC): ((A.I_DISC,), S.CLOSED),
+    # --- R-Open: the peer's connection carries the traffic ----------------------------------------------------
+    (S.R_OPEN, E.START): ((A.IGNORE,), S.R_OPEN),
+    (S.R_OPEN, E.R_CONN_CER): ((A.R_REJECT,), S.R_OPEN),                                   # RFC
+    (S.R_OPEN, E.I_RCV_CONN_ACK): ((A.I_REJECT,), S.R_OPEN),
+    (S.R_OPEN, E.I_RCV_CONN_NACK): ((A.IGNORE,), S.R_OPEN),
+    (S.R_OPEN, E.TIMEOUT): ((A.IGNORE,), S.R_OPEN),
+    (S.R_OPEN, E.I_RCV_CEA): ((A.I_DISC,), S.R_OPEN),
+    (S.R_OPEN, E.I_RCV_NON_CEA): ((A.I_DISC,), S.R_OPEN),
+    (S.R_OPEN, E.I_PEER_DISC): ((A.IGNORE,), S.R_OPEN),
+    (S.R_OPEN, E.R_PEER_DISC): ((A.R_DISC,), S.CLOSED),                                    # RFC
+    (S.R_OPEN, E.WIN_ELECTION): ((A.IGNORE,), S.R_OPEN),
+    (S.R_OPEN, E.SEND_MESSAGE): ((A.SND_MESSAGE,), S.R_OPEN),                              # RFC
+    (S.R_OPEN, E.I_RCV_MESSAGE): ((A.I_DISC,), S.R_OPEN),
+    (S.R_OPEN, E.R_RCV_MESSAGE): ((A.PROCESS,), S.R_OPEN),                                 # RFC
+    (S.R_OPEN, E.I_RCV_DWR): ((A.I_DISC,), S.R_OPEN),
+    (S.R_OPEN, E.R_RCV_DWR): ((A.PROCESS_DWR, A.SND_DWA), S.R_OPEN),                       # RFC
+    (S.R_OPEN, E.I_RCV_DWA): ((A.I_DISC,), S.R_OPEN),
+    (S.R_OPEN, E.R_RCV_DWA): ((A.PROCESS_DWA,), S.R_OPEN),                                 # RFC
+    (S.R_OPEN, E.STOP): ((A.SND_DPR,), S.CLOSING),                                         # RFC
+    (S.R_OPEN, E.I_RCV_DPR): ((A.I_DISC,), S.R_OPEN),
+    (S.R_OPEN, E.R_RCV_DPR): ((A.SND_DPA, A.R_DISC), S.CLOSED),                            # RFC
+    (S.R_OPEN, E.I_RCV_DPA): ((A.I_DISC,), S.R_OPEN),
+    (S.R_OPEN, E.R_RCV_DPA): ((A.IGNORE,), S.R_OPEN),  # a DPA we did not ask for: discarded (§6.2.1)
 
-    (S.CLOSING, E.I_RCV_DPA): ((A.I_DISC,), S.CLOSED),
-    (S.CLOSING, E.R_RCV_DPA): ((A.R_DISC,), S.CLOSED),
-    (S.CLOSING, E.TIMEOUT): ((A.ERROR,), S.CLOSED),
-    (S.CLOSING, E.I_PEER_DISC): ((A.I_DISC,), S.CLOSED),
-    (S.CLOSING, E.R_PEER_DISC): ((A.R_DISC,), S.CLOSED),
+    # --- I-Open: our connection carries the traffic -----------------------------------------------------------
+    (S.I_OPEN, E.START): ((A.IGNORE,), S.I_OPEN),
+    (S.I_OPEN, E.R_CONN_CER): ((A.R_REJECT,), S.I_OPEN),                                   # RFC
+    (S.I_OPEN, E.I_RCV_CONN_ACK): ((A.I_REJECT,), S.I_OPEN),
+    (S.I_OPEN, E.I_RCV_CONN_NACK): ((A.IGNORE,), S.I_OPEN),
+    (S.I_OPEN, E.TIMEOUT): ((A.IGNORE,), S.I_OPEN),
+    (S.I_OPEN, E.I_RCV_CEA): ((A.IGNORE,), S.I_OPEN),  # a repeated CEA: discarded (§6.2.1)
+    (S.I_OPEN, E.I_RCV_NON_CEA): ((A.IGNORE,), S.I_OPEN),
+    (S.I_OPEN, E.I_PEER_DISC): ((A.I_DISC,), S.CLOSED),                                    # RFC
+    (S.I_OPEN, E.R_PEER_DISC): ((A.IGNORE,), S.I_OPEN),
+    (S.I_OPEN, E.WIN_ELECTION): ((A.IGNORE,), S.I_OPEN),
+    (S.I_OPEN, E.SEND_MESSAGE): ((A.SND_MESSAGE,), S.I_OPEN),                              # RFC
+    (S.I_OPEN, E.I_RCV_MESSAGE): ((A.PROCESS,), S.I_OPEN),                                 # RFC
+    (S.I_OPEN, E.R_RCV_MESSAGE): ((A.R_DISC,), S.I_OPEN),
+    (S.I_OPEN, E.I_RCV_DWR): ((A.PROCESS_DWR, A.SND_DWA), S.I_OPEN),                       # RFC
+    (S.I_OPEN, E.R_RCV_DWR): ((A.R_DISC,), S.I_OPEN),
+    (S.I_OPEN, E.I_RCV_DWA): ((A.PROCESS_DWA,), S.I_OPEN),                                 # RFC
+    (S.I_OPEN, E.R_RCV_DWA): ((A.R_DISC,), S.I_OPEN),
+    (S.I_OPEN, E.STOP): ((A.SND_DPR,), S.CLOSING),                                         # RFC
+    (S.I_OPEN, E.I_RCV_DPR): ((A.SND_DPA, A.I_DISC), S.CLOSED),                            # RFC
+    (S.I_OPEN, E.R_RCV_DPR): ((A.R_DISC,), S.I_OPEN),
+    (S.I_OPEN, E.I_RCV_DPA): ((A.IGNORE,), S.I_OPEN),
+    (S.I_OPEN, E.R_RCV_DPA): ((A.R_DISC,), S.I_OPEN),
+
+    # --- Closing: our DPR sent on the open connection; waiting for the DPA -------------------------------------
+    (S.CLOSING, E.START): ((A.IGNORE,), S.CLOSING),
+    (S.CLOSING, E.R_CONN_CER): ((A.R_REJECT,), S.CLOSING),
+    (S.CLOSING, E.I_RCV_CONN_ACK): ((A.I_REJECT,), S.CLOSING),
+    (S.CLOSING, E.I_RCV_CONN_NACK): ((A.IGNORE,), S.CLOSING),
+    (S.CLOSING, E.TIMEOUT): ((A.ERROR,), S.CLOSED),                                        # RFC
+    (S.CLOSING, E.I_RCV_CEA): ((A.IGNORE,), S.CLOSING),
+    (S.CLOSING, E.I_RCV_NON_CEA): ((A.IGNORE,), S.CLOSING),
+    (S.CLOSING, E.I_PEER_DISC): ((A.I_DISC,), S.CLOSED),                                   # RFC
+    (S.CLOSING, E.R_PEER_DISC): ((A.R_DISC,), S.CLOSED),                                   # RFC
+    (S.CLOSING, E.WIN_ELECTION): ((A.IGNORE,), S.CLOSING),
+    (S.CLOSING, E.SEND_MESSAGE): ((A.REFUSE_SEND,), S.CLOSING),  # no new requests after our DPR (§5.4)
+    # answers to our requests still arrive; requests crossing our DPR are refused by the node (3004)
+    (S.CLOSING, E.I_RCV_MESSAGE): ((A.PROCESS,), S.CLOSING),
+    (S.CLOSING, E.R_RCV_MESSAGE): ((A.PROCESS,), S.CLOSING),
+    (S.CLOSING, E.I_RCV_DWR): ((A.PROCESS_DWR, A.SND_DWA), S.CLOSING),
+    (S.CLOSING, E.R_RCV_DWR): ((A.PROCESS_DWR, A.SND_DWA), S.CLOSING),
+    (S.CLOSING, E.I_RCV_DWA): ((A.PROCESS_DWA,), S.CLOSING),
+    (S.CLOSING, E.R_RCV_DWA): ((A.PROCESS_DWA,), S.CLOSING),
+    (S.CLOSING, E.STOP): ((A.IGNORE,), S.CLOSING),
+    # DPRs crossing: answer theirs and keep waiting for the DPA to ours (RFC 6733 §5.4)
+    (S.CLOSING, E.I_RCV_DPR): ((A.SND_DPA,), S.CLOSING),
+    (S.CLOSING, E.R_RCV_DPR): ((A.SND_DPA,), S.CLOSING),
+    (S.CLOSING, E.I_RCV_DPA): ((A.I_DISC,), S.CLOSED),                                     # RFC
+    (S.CLOSING, E.R_RCV_DPA): ((A.R_DISC,), S.CLOSED),                                     # RFC
 }
 
-_OPEN = (S.R_OPEN, S.I_OPEN)
+RFC_ROWS = 43  # the rows above marked RFC: the table of RFC 6733 §5.6 as printed, plus the Closing DPA rows
 
 
-def _fallback(state: State, event: Event) -> tuple[tuple[Act, ...], State]:
-    """Every pair the RFC table leaves out, one rule per event, stated explicitly."""
-    if event is E.START:  # already started, or going down: nothing to do
-        return (A.IGNORE,), state
-    if event is E.R_CONN_CER:  # a further inbound CER while we are busy: refuse that connection (§5.6.1)
-        return (A.R_REJECT,), state
-    if event in (E.I_RCV_CONN_ACK, E.I_RCV_CONN_NACK):  # a connect we gave up on: the node drops it
-        return (A.IGNORE,), state
-    if event is E.TIMEOUT:  # open and closed states have no state timer; liveness is the watchdog's
-        return (A.IGNORE,), state
-    if event is E.SEND_MESSAGE:
-        return (A.REFUSE_SEND,), state
-    if event is E.STOP:
-        if state is S.CLOSED:
-            return (A.IGNORE,), state
-        if state is S.CLOSING:
-            return (A.IGNORE,), state
-        return (A.CLEANUP,), S.CLOSED  # not yet open: drop the connections, no DPR to send (§5.4)
-    if event is E.WIN_ELECTION:
-        raise AssertionError(f"Win-Election outside Wait-Returns ({state.value})")  # our bug, not the peer's
-    if event in (E.I_PEER_DISC, E.I_RCV_DPA, E.I_RCV_CEA, E.I_RCV_NON_CEA, E.I_RCV_MESSAGE, E.I_RCV_DWR,
-                 E.I_RCV_DWA, E.I_RCV_DPR):
-        # A message or a loss on our connection that this state does not expect: a stray answer in an open
-        # state is only logged; anything else ends that connection (RFC 6733 §5.6 "Error").
-        if state in _OPEN and event in (E.I_RCV_DWA, E.I_RCV_DPA, E.I_RCV_CEA):
-            return (A.IGNORE,), state
-        return (A.I_DISC,), (S.CLOSED if state is S.I_OPEN or state is S.WAIT_I_CEA else state)
-    # the same on the responder connection
-    if state in _OPEN and event in (E.R_RCV_DWA, E.R_RCV_DPA):
-        return (A.IGNORE,), state
-    return (A.R_DISC,), (S.CLOSED if state is S.R_OPEN else state)
+class Step(NamedTuple):
+    """One transition taken: the node carries out `actions` in order, then reacts to entering `after`."""
+
+    event: Event
+    before: State
+    actions: tuple[Act, ...]
+    after: State
 
 
-def transition(state: State, event: Event) -> tuple[tuple[Act, ...], State]:
-    found = TRANSITIONS.get((state, event))
-    return found if found is not None else _fallback(state, event)
+@dataclass(slots=True, eq=False)
+class PeerMachine:
+    """The state of one peer. `timers` gives the seconds a timed state may last (Wait-*, Closing)."""
+
+    local_host: str
+    peer_host: str
+    timers: Mapping[State, float] = field(default_factory=dict)
+    state: State = State.CLOSED
+    deadline: float | None = None  # when the state's timer fires (Timeout), None in untimed states
+    won: bool = False              # side value: the result of the last Elect, read by the state rule
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def handle(self, event: Event, now: float) -> list[Step]:
+        """Take the row for (state, event), then the state rules to a fixed point (Win-Election)."""
+        steps = [self._take(event, now)]
+        # RFC 6733 §5.6.4: Win-Election happens when the election in Wait-Returns was won
+        while self.state is State.WAIT_RETURNS and self.won:
+            steps.append(self._take(Event.WIN_ELECTION, now))
+        return steps
+
+    def _take(self, event: Event, now: float) -> Step:
+        before = self.state
+        actions, after = TRANSITIONS[(before, event)]
+        if Act.ELECT in actions:
+            self.won = elect(self.local_host, self.peer_host)
+        if after is not before:
+            timer = self.timers.get(after)
+            self.deadline = now + timer if timer is not None else None
+            if after is not State.WAIT_RETURNS:
+                self.won = False
+        self.state = after
+        return Step(event, before, actions, after)
+
+
+def transition(state: State, event: Event) -> Row:
+    """The table's row for a pair (a KeyError means the table is incomplete: our bug)."""
+    return TRANSITIONS[(state, event)]
 
 
 def elect(local_origin_host: str, peer_origin_host: str) -> bool:

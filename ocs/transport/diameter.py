@@ -148,15 +148,13 @@ class DiameterServer:
         self.node.start(self.loop.time())
         self.flush()
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop listening, let in-flight requests finish, DPR every peer and wait for the DPAs."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop listening; the node sends each peer its DPR once the requests it sent are answered (RFC 6733
+        §5.4), and we wait for the DPAs (at most the node's drain and DPA timeouts, or `grace`)."""
         for server in self.servers:
             server.close()
-        deadline = self.loop.time() + grace
-        while self.node.in_flight and self.loop.time() < deadline:
-            await asyncio.wait(self.tasks, timeout=max(0.0, deadline - self.loop.time())) if self.tasks else None
-            if not self.tasks:
-                break
+        settings = self.node.settings
+        deadline = self.loop.time() + (grace if grace is not None else settings.drain_timeout + settings.dpa_timeout)
         self.node.stop(self.loop.time())
         self.flush()
         while not self.node.all_closed and self.loop.time() < deadline:
@@ -194,12 +192,12 @@ class DiameterServer:
             for effect in effects:
                 kind = type(effect)
                 if kind is Write:
-                    pending.setdefault(effect.conn_id, []).append(effect.data)  # type: ignore[union-attr, arg-type]
+                    pending.setdefault(effect.conn_id, []).append(effect.data)  # type: ignore[union-attr,arg-type]
                 elif kind is RequestReceived:
                     self._dispatch(effect)  # type: ignore[arg-type]
                 else:
                     if kind is Close:
-                        self._write_pending(pending, effect.conn_id)  # type: ignore[union-attr, arg-type]
+                        self._write_pending(pending, effect.conn_id)  # type: ignore[union-attr,arg-type]
                     self._other(effect)
             effects = node.pop_effects()
         for conn_id in list(pending):
