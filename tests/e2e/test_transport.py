@@ -8,11 +8,12 @@ import socket
 import time
 
 import pytest
+from structlog.testing import capture_logs
 
 from ocs import metrics
 from ocs.diameter.capabilities import LocalIdentity
 from ocs.diameter.dictionary import default_dictionary_dir, load_dictionary
-from ocs.diameter.node import Node, PeerConfig
+from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.transport.diameter import DiameterServer
 from tests.e2e.test_rogue_peer import ccr, cer
 from tests.support.echo_daemon import echo_registry
@@ -28,11 +29,13 @@ def sample(name: str) -> float:
     return value
 
 
-async def serve(close_grace: float) -> tuple[DiameterServer, int]:
+async def serve(close_grace: float = 5.0, settings: NodeSettings | None = None,
+                notice_interval: float = 10.0) -> tuple[DiameterServer, int]:
     registry = echo_registry("ocsd.test", "test")
     node = Node(LocalIdentity("ocsd.test", "test", applications=registry.applications), [PeerConfig("mme.test")],
-                load_dictionary([default_dictionary_dir()]), registry.commands)
-    server = DiameterServer(node, registry, write_buffer_high=HIGH, write_buffer_low=LOW, close_grace=close_grace)
+                load_dictionary([default_dictionary_dir()]), registry.commands, settings)
+    server = DiameterServer(node, registry, write_buffer_high=HIGH, write_buffer_low=LOW, close_grace=close_grace,
+                            notice_interval=notice_interval)
     listener = await server.listen("127.0.0.1", 0)
     server.start()
     return server, listener.sockets[0].getsockname()[1]
@@ -86,3 +89,26 @@ async def test_closed_connection_whose_peer_never_reads_is_aborted_after_the_gra
                 pass
     finally:
         sock.close()
+
+
+async def test_cer_timeouts_are_logged_with_the_remote_and_summarised():
+    """Five connections from one address that never send their CER: one `cer-timeout` line naming the first
+    one's address and port, then one summary with suppressed=4 (and stop tells what is still counted)."""
+    server, port = await serve(settings=NodeSettings(cer_timeout=0.2), notice_interval=0.5)
+    loop = asyncio.get_running_loop()
+    socks = []
+    with capture_logs() as logs:
+        for _ in range(5):
+            sock = socket.socket()
+            sock.setblocking(False)
+            await loop.sock_connect(sock, ("127.0.0.1", port))
+            socks.append(sock)
+        await asyncio.sleep(1.0)
+        await server.stop(grace=0.1)
+    first_port = socks[0].getsockname()[1]
+    for sock in socks:
+        sock.close()
+    lines = [line for line in logs if line["event"] == "cer-timeout"]
+    assert lines[0]["remote"] == f"127.0.0.1:{first_port}" and "suppressed" not in lines[0]
+    assert [line["suppressed"] for line in lines[1:]] == [4]
+    assert lines[1]["source"] == "127.0.0.1"
