@@ -57,6 +57,8 @@ class DiameterPeerConfig:
     origin_host: str
     realm: str | None = None
     connect: str | None = None  # "host:port" to connect out to; None: the peer connects to us
+    relay: bool = False  # a relay (DRA): its requests may carry other Origin-Hosts/Realms than its CER's
+    applications: tuple[str, ...] | None = None  # names from APPLICATIONS it may use; None: any we serve
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,9 @@ class DiameterConfig:
     # low one.
     write_buffer_high: int = 1 << 20
     write_buffer_low: int = 1 << 18
+    max_connections: int = 1024          # transport connections at once
+    max_pending_connections: int = 64    # inbound connections whose CER is not accepted yet
+    max_cer_size: int = 4096             # largest frame before the CER is accepted
     applications: tuple[str, ...] = ()
     dictionaries: str | None = None  # extra dictionary directory, besides the shipped one
     peers: tuple[DiameterPeerConfig, ...] = ()
@@ -184,6 +189,9 @@ class _Table:
 
     def key(self, name: str) -> str:
         return f"{self._path}.{name}" if self._path else name
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values
 
     def _get(self, name: str, default: object) -> object:
         self._seen.add(name)
@@ -313,7 +321,13 @@ def _parse_peer(t: _Table) -> DiameterPeerConfig:
         origin_host=t.string("origin_host"),
         realm=t.optional_str("realm"),
         connect=t.optional_hostport("connect"),
+        relay=t.boolean("relay", False),
+        applications=(t.str_list("applications", (), each=lambda s: s in APPLICATIONS,
+                                 want="one of " + ", ".join(sorted(APPLICATIONS)))
+                      if "applications" in t else None),
     )
+    if peer.applications is not None and not peer.applications:
+        raise ConfigError(f"{t.key('applications')}: must name at least one application (or be left out)")
     t.finish()
     return peer
 
@@ -329,6 +343,9 @@ def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
     if write_buffer_low > write_buffer_high:
         raise ConfigError(f"{t.key('write_buffer_low')}: must be at most write_buffer_high ({write_buffer_high}), "
                           f"got {write_buffer_low}")
+    max_connections = t.integer("max_connections", d.max_connections, minimum=1)
+    max_pending_connections = t.integer("max_pending_connections", d.max_pending_connections, minimum=1)
+    max_cer_size = t.integer("max_cer_size", d.max_cer_size, minimum=256)
     applications = t.str_list("applications", d.applications, each=lambda s: s in APPLICATIONS,
                               want="one of " + ", ".join(sorted(APPLICATIONS)))
     if len(set(applications)) != len(applications):
@@ -349,7 +366,9 @@ def _parse_diameter(t: _Table, base_dir: Path | None) -> DiameterConfig:
     t.finish()
     return DiameterConfig(listen=listen, watchdog_interval=watchdog_interval, in_flight_limit=in_flight_limit,
                           request_timeout=request_timeout, write_buffer_high=write_buffer_high,
-                          write_buffer_low=write_buffer_low, applications=applications,
+                          write_buffer_low=write_buffer_low, max_connections=max_connections,
+                          max_pending_connections=max_pending_connections, max_cer_size=max_cer_size,
+                          applications=applications,
                           dictionaries=dictionaries, peers=tuple(peers))
 
 

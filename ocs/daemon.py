@@ -25,10 +25,11 @@ from ocs.apps.s6a import (
     make_clr,
 )
 from ocs.backends import Backends, open_backends
-from ocs.config import Config
+from ocs.config import Config, DiameterPeerConfig
 from ocs.diameter.capabilities import Application, LocalIdentity
 from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dictionary
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
+from ocs.diameter.peers import APPLICATION_IDS
 from ocs.metrics import auc_vector_seconds, s6a_requests_total
 from ocs.services.auc import AucService
 from ocs.services.charging import ChargingService
@@ -43,6 +44,13 @@ log = structlog.get_logger("ocs.daemon")
 def split_hostport(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     return host.strip("[]"), int(port)
+
+
+def peer_config(p: DiameterPeerConfig) -> PeerConfig:
+    """A `[[diameter.peers]]` entry as the node takes it (application names to ids)."""
+    return PeerConfig(p.origin_host, p.realm, split_hostport(p.connect) if p.connect else None, relay=p.relay,
+                      applications=(frozenset(APPLICATION_IDS[name] for name in p.applications)
+                                    if p.applications is not None else None))
 
 
 def s6a_application(config: Config, backends: Backends, server: Callable[[], DiameterServer | None]) -> S6a:
@@ -134,13 +142,15 @@ class Daemon:
                 origin_state_id=int(time.time()),
                 applications=self.registry.applications,
             ),
-            [PeerConfig(p.origin_host, p.realm, split_hostport(p.connect) if p.connect else None)
-             for p in cfg.diameter.peers],
+            [peer_config(p) for p in cfg.diameter.peers],
             load_dictionaries(cfg),
             self.registry.commands,
             NodeSettings(watchdog_interval=cfg.diameter.watchdog_interval,
                          in_flight_limit=cfg.diameter.in_flight_limit,
-                         request_timeout=cfg.diameter.request_timeout),
+                         request_timeout=cfg.diameter.request_timeout,
+                         max_connections=cfg.diameter.max_connections,
+                         max_pending_connections=cfg.diameter.max_pending_connections,
+                         max_cer_size=cfg.diameter.max_cer_size),
         )
         self.diameter = DiameterServer(node, self.registry, write_buffer_high=cfg.diameter.write_buffer_high,
                                        write_buffer_low=cfg.diameter.write_buffer_low,
