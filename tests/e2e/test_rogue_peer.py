@@ -524,7 +524,7 @@ def test_megabyte_partial_frame_before_the_cer_is_cut_quickly(echo: Running):
     """A header announcing 1 MiB and most of it, never finished: the connection is closed at once, not held
     (and buffered) until the CER timeout; a legitimate peer is served meanwhile."""
     with connect(echo.port) as sock:
-        sock.sendall(bytes([1]) + (MiB + 20).to_bytes(3, "big") + bytes([0x80]) + (257).to_bytes(3, "big")
+        sock.sendall(bytes([1]) + MiB.to_bytes(3, "big") + bytes([0x80]) + (257).to_bytes(3, "big")
                      + bytes(12))
         started = time.monotonic()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # closed while we still write
