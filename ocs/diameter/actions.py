@@ -62,6 +62,7 @@ class PeerActions:
         for an error) are queued and fed after, so that every step completes before the next starts."""
         if caps is not None:
             peer.capabilities, peer.applications = caps, self._allowed(peer, caps)
+            peer.identity = (caps.origin_host.lower().encode(), caps.origin_realm.lower().encode())
         self._events.append((peer, event, conn, msg))
         if len(self._events) > 1:
             return

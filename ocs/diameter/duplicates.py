@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-Key = tuple[str, str, int]  # (authenticated peer, Origin-Host, End-to-End-Id), names in lower case
+Key = tuple[str, bytes, int]  # (authenticated peer, Origin-Host octets, End-to-End-Id), names in lower case
 
 
 class DuplicateCache:

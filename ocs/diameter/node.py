@@ -35,6 +35,7 @@ from ocs.diameter.capabilities import (
 from ocs.diameter.codes import (
     CMD_CAPABILITIES_EXCHANGE,
     CMD_DEVICE_WATCHDOG,
+    DIAMETER_NO_COMMON_APPLICATION,
     DIAMETER_SUCCESS,
     DIAMETER_UNABLE_TO_COMPLY,
     DIAMETER_UNKNOWN_PEER,
@@ -59,7 +60,7 @@ from ocs.diameter.effects import (
 from ocs.diameter.errors import DiameterError, FramingError
 from ocs.diameter.framing import MessageBuffer
 from ocs.diameter.message import Message
-from ocs.diameter.peer import OPEN_STATES, Act, Event, State
+from ocs.diameter.peer import OPEN_STATES, Act, Event, State, Timers, transition
 from ocs.diameter.peers import Connection, PeerConfig, PeerEntry, PeerTable
 from ocs.diameter.requests import Requests
 from ocs.diameter.wire import header_error_answer, message_event
@@ -75,10 +76,7 @@ class Node(PeerActions):
         self.settings = s = settings or NodeSettings()
         self.dictionary = dictionary
         self._rng = rng or random.Random()
-        timers = {State.WAIT_CONN_ACK: s.connect_timeout, State.WAIT_I_CEA: s.cea_timeout,
-                  State.WAIT_CONN_ACK_ELECT: s.connect_timeout, State.WAIT_RETURNS: s.cea_timeout,
-                  State.CLOSING: s.dpa_timeout}
-        self._peers = PeerTable(peers, local.origin_host, timers)
+        self._peers = PeerTable(peers, local.origin_host, Timers(s.connect_timeout, s.cea_timeout, s.dpa_timeout))
         self._conns: dict[int, Connection] = {}
         self._pending_conns = 0  # inbound connections not yet past the CER
         self._next_conn = 1
@@ -162,8 +160,8 @@ class Node(PeerActions):
                 self._close(conn)
             return conn.id
         p = self._peers[peer]
-        if p.i_conn is None and p.state in (State.WAIT_CONN_ACK, State.WAIT_CONN_ACK_ELECT):
-            p.i_conn, conn.peer = conn, p
+        if p.i_conn is None and Act.I_SND_CER in transition(p.state, Event.I_RCV_CONN_ACK)[0]:
+            p.i_conn, conn.peer = conn, p  # a connect this state waits for (else the row rejects it)
         self._run(p, Event.I_RCV_CONN_ACK, now, conn)
         return conn.id
 
@@ -266,10 +264,7 @@ class Node(PeerActions):
         if msg.command_code == CMD_CAPABILITIES_EXCHANGE and not msg.is_request and initiator:
             self._on_cea(peer, conn, msg, now)
             return
-        if initiator and peer.state in (State.WAIT_I_CEA, State.WAIT_RETURNS):
-            self._run(peer, Event.I_RCV_NON_CEA, now, conn, msg)  # RFC 6733 §5.6: the CEA must come first
-            return
-        event = message_event(msg, initiator)
+        event = message_event(msg, initiator)  # waiting for the CEA, the table treats any other as Non-CEA
         if event is None:  # a CEA on their connection, a CER on ours: not allowed (RFC 6733 §5.3)
             self._effects.append(Notice("unexpected-capabilities-exchange", peer.name, "", conn.id))
             self._close(conn)
@@ -277,6 +272,9 @@ class Node(PeerActions):
             return
         if event is Event.R_CONN_CER:  # a second CER on an open connection: R-Conn-CER (RFC 6733 §5.6)
             self._effects.append(Notice("repeated-cer", peer.name, "", conn.id))
+        if not self._events and peer.machine.only_processes(event):
+            self._process(peer, conn, msg, now)  # the row is Process, same state: no Step to take
+            return
         self._run(peer, event, now, conn, msg)
 
     def _header_error(self, conn: Connection, raw: bytes, error: DiameterError) -> None:
@@ -291,6 +289,7 @@ class Node(PeerActions):
 
     def _on_cer(self, conn: Connection, cer: Message, now: float) -> None:
         origin_host: str | None = None
+        peer = None
         try:  # RFC 6733 §5.3: the peer is looked up by Origin-Host before any other work on the CER
             origin_host = cer_origin_host(cer)
             peer = self._peers.get(origin_host)
@@ -301,8 +300,9 @@ class Node(PeerActions):
             if self._stopping:
                 raise DiameterError(DIAMETER_UNABLE_TO_COMPLY, "shutting down")
         except DiameterError as e:
-            self._effects.append(Notice("peer-refused", origin_host,
-                                        f"{e.result_code} {e.message}", conn.id))
+            event = ("unknown-peer" if e.result_code == DIAMETER_UNKNOWN_PEER and peer is None else
+                     "no-common-application" if e.result_code == DIAMETER_NO_COMMON_APPLICATION else "peer-refused")
+            self._effects.append(Notice(event, origin_host, f"{e.result_code} {e.message}", conn.id))
             self._write(conn, make_cea(self.local, cer, e.result_code, self.local.applications, e.failed_avp,
                                        e.message).encode())
             self._close(conn)
@@ -324,7 +324,9 @@ class Node(PeerActions):
         except DiameterError as e:
             self._effects.append(Notice("bad-cea", peer.name, e.message, conn.id))
             ok, caps = False, None
-        if not ok or caps is None or caps.origin_host.lower() != peer.name.lower():
+        realm = peer.config.realm
+        if (not ok or caps is None or caps.origin_host.lower() != peer.name.lower()
+                or (realm is not None and caps.origin_realm.lower() != realm.lower())):  # not the peer we know
             self._run(peer, Event.I_RCV_NON_CEA, now, conn, cea)
             return
         self._run(peer, Event.I_RCV_CEA, now, conn, cea, caps)

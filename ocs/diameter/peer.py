@@ -28,7 +28,6 @@ the watchdog's job (`ocs.diameter.watchdog`).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -302,7 +301,24 @@ TRANSITIONS: dict[tuple[State, Event], Row] = {
     (S.CLOSING, E.R_RCV_DPA): ((A.R_DISC,), S.CLOSED),                                     # RFC
 }
 
+_PROCESS = (Act.PROCESS,)
 RFC_ROWS = 43  # the rows above marked RFC: the table of RFC 6733 §5.6 as printed, plus the Closing DPA rows
+
+
+@dataclass(frozen=True, slots=True)
+class Timers:
+    """Seconds a timed state may last before its Timeout (RFC 6733 §5.6 leaves the values to us)."""
+
+    connect: float = 10.0  # Wait-Conn-Ack, Wait-Conn-Ack/Elect: our connect
+    cea: float = 10.0      # Wait-I-CEA, Wait-Returns: the peer's CEA, the election
+    dpa: float = 5.0       # Closing: the DPA to our DPR
+
+    def of(self, state: State) -> float | None:
+        if state is State.WAIT_CONN_ACK or state is State.WAIT_CONN_ACK_ELECT:
+            return self.connect
+        if state is State.WAIT_I_CEA or state is State.WAIT_RETURNS:
+            return self.cea
+        return self.dpa if state is State.CLOSING else None
 
 
 class Step(NamedTuple):
@@ -316,11 +332,11 @@ class Step(NamedTuple):
 
 @dataclass(slots=True, eq=False)
 class PeerMachine:
-    """The state of one peer. `timers` gives the seconds a timed state may last (Wait-*, Closing)."""
+    """The state of one peer, with the deadline of its timed states (Wait-*, Closing)."""
 
     local_host: str
     peer_host: str
-    timers: Mapping[State, float] = field(default_factory=dict)
+    timers: Timers = field(default_factory=Timers)
     state: State = State.CLOSED
     deadline: float | None = None  # when the state's timer fires (Timeout), None in untimed states
     won: bool = False              # side value: the result of the last Elect, read by the state rule
@@ -328,6 +344,12 @@ class PeerMachine:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    def only_processes(self, event: Event) -> bool:
+        """True when the row for `event` is just Process in the same state (the hot path: a request or an
+        answer on an open connection), which the node may then carry out without a Step."""
+        actions, after = TRANSITIONS[(self.state, event)]
+        return after is self.state and actions == _PROCESS
 
     def handle(self, event: Event, now: float) -> list[Step]:
         """Take the row for (state, event), then the state rules to a fixed point (Win-Election)."""
@@ -343,7 +365,7 @@ class PeerMachine:
         if Act.ELECT in actions:
             self.won = elect(self.local_host, self.peer_host)
         if after is not before:
-            timer = self.timers.get(after)
+            timer = self.timers.of(after)
             self.deadline = now + timer if timer is not None else None
             if after is not State.WAIT_RETURNS:
                 self.won = False

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ocs.diameter.capabilities import PeerCapabilities
 from ocs.diameter.framing import MessageBuffer
 from ocs.diameter.message import Message
-from ocs.diameter.peer import PeerMachine, State
+from ocs.diameter.peer import PeerMachine, State, Timers
 from ocs.diameter.watchdog import Watchdog
 
 # names of the applications a peer entry may list (`[[diameter.peers]] applications`), to their ids
@@ -50,6 +50,7 @@ class PeerEntry:
     r_conn: Connection | None = None
     active: Connection | None = None
     capabilities: PeerCapabilities | None = None
+    identity: tuple[bytes, bytes] = (b"", b"")  # Origin-Host and Origin-Realm its CER/CEA proved, lower case
     applications: frozenset[int] = frozenset()
     reconnect_at: float | None = None
     watchdog: Watchdog | None = None
@@ -61,6 +62,10 @@ class PeerEntry:
         return self.config.origin_host
 
     @property
+    def key(self) -> str:
+        return self.config.origin_host.lower()
+
+    @property
     def state(self) -> State:
         return self.machine.state
 
@@ -68,7 +73,7 @@ class PeerEntry:
 class PeerTable:
     """Configured peers by Origin-Host (DiameterIdentity compares case-insensitively, RFC 6733 §4.3.1)."""
 
-    def __init__(self, configs: Iterable[PeerConfig], local_host: str, timers: dict[State, float]) -> None:
+    def __init__(self, configs: Iterable[PeerConfig], local_host: str, timers: Timers) -> None:
         self._peers = {c.origin_host.lower(): PeerEntry(c, PeerMachine(local_host, c.origin_host, timers))
                        for c in configs}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ocs.diameter import avp as avps_
 from ocs.diameter.answers import error_answer
-from ocs.diameter.capabilities import LocalIdentity, PeerCapabilities
+from ocs.diameter.capabilities import LocalIdentity
 from ocs.diameter.codes import (
     AVP_MANDATORY,
     DIAMETER_APPLICATION_UNSUPPORTED,
@@ -75,10 +75,10 @@ class Requests:
         caps = peer.capabilities
         assert caps is not None
         try:
-            origin = self._check_identity(peer, caps, msg)
+            origin = self._check_identity(peer, msg)
             # RFC 6733 §6.2: a retransmission of a request already answered gets the same answer again; the
             # key is the authenticated peer's, so that no peer can read another's answers
-            key = (peer.name.lower(), origin, msg.end_to_end)
+            key = (peer.key, origin, msg.end_to_end)
             seen = self._answered.get(key) if msg.is_retransmit else None
             if seen is not None:
                 cached = seen[1]
@@ -114,17 +114,19 @@ class Requests:
         conn.peer.in_flight -= 1
         return conn
 
-    def _check_identity(self, peer: PeerEntry, caps: PeerCapabilities, msg: Message) -> str:
-        """The request's Origin-Host (lower case) once it is the peer's own, unless the peer is a relay."""
+    def _check_identity(self, peer: PeerEntry, msg: Message) -> bytes:
+        """The request's Origin-Host (lower-case octets) once it is the peer's own, unless the peer is a relay.
+        DiameterIdentity is an FQDN (RFC 6733 §4.3.1): ASCII, compared without case, here as octets."""
+        host, realm = peer.identity
         found = msg.find(ORIGIN_HOST)
-        origin = found.utf8.lower() if found is not None else caps.origin_host.lower()  # missing: 5005 later
+        origin = found.data.lower() if found is not None else host  # missing: 5005 later
         if peer.config.relay:  # a DRA forwards for others (RFC 6733 §6.1.8): its requests name them
             return origin
-        if origin != caps.origin_host.lower():  # RFC 6733 §6.1, §7.1.3: not the peer its CER proved
-            raise DiameterError(DIAMETER_UNKNOWN_PEER, f"Origin-Host {origin} is not the peer's", found)
-        realm = msg.find(ORIGIN_REALM)
-        if realm is not None and realm.utf8.lower() != caps.origin_realm.lower():  # RFC 6733 §6.1, §7.1.3
-            raise DiameterError(DIAMETER_REALM_NOT_SERVED, f"Origin-Realm {realm.utf8} is not the peer's", realm)
+        if origin != host:  # RFC 6733 §6.1, §7.1.3: not the peer its CER proved
+            raise DiameterError(DIAMETER_UNKNOWN_PEER, "Origin-Host is not the peer's", found)
+        claimed = msg.find(ORIGIN_REALM)
+        if claimed is not None and claimed.data.lower() != realm:  # RFC 6733 §6.1, §7.1.3
+            raise DiameterError(DIAMETER_REALM_NOT_SERVED, "Origin-Realm is not the peer's", claimed)
         return origin
 
     def _check(self, peer: PeerEntry, msg: Message) -> None:

@@ -197,3 +197,13 @@ def test_second_cer_without_answers_owed_closes_at_once():
     effects = s.feed(conn, cer(MME, hop_by_hop=2))
     assert s.closed(effects, conn) and s.node.peer_state(MME) is State.CLOSED
     assert any(isinstance(e, PeerUp) for e in s.effects)
+
+
+def test_an_outbound_peer_whose_cea_names_another_realm_is_not_opened():
+    from tests.support.diameter_pair import Pair, make_node
+    server = make_node("ocs.test", [PeerConfig(MME)])
+    client = make_node(MME, [PeerConfig("ocs.test", realm="elsewhere", connect=("127.0.0.1", 3868))])
+    p = Pair({"ocs.test": server, MME: client})
+    client.start(p.now)
+    p.pump()
+    assert client.peer_state("ocs.test") is State.CLOSED

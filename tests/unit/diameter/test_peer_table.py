@@ -5,11 +5,22 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from ocs.diameter.peer import OPEN_STATES, RFC_ROWS, TRANSITIONS, Act, Event, PeerMachine, State, elect, transition
+from ocs.diameter.peer import (
+    OPEN_STATES,
+    RFC_ROWS,
+    TRANSITIONS,
+    Act,
+    Event,
+    PeerMachine,
+    State,
+    Timers,
+    elect,
+    transition,
+)
 
 S, E, A = State, Event, Act
-TIMED = {S.WAIT_CONN_ACK: 10.0, S.WAIT_I_CEA: 10.0, S.WAIT_CONN_ACK_ELECT: 10.0, S.WAIT_RETURNS: 10.0,
-         S.CLOSING: 5.0}
+TIMED = Timers(connect=10.0, cea=10.0, dpa=5.0)
+TIMED_STATES = {S.WAIT_CONN_ACK, S.WAIT_I_CEA, S.WAIT_CONN_ACK_ELECT, S.WAIT_RETURNS, S.CLOSING}
 I_EVENTS = {E.I_RCV_CEA, E.I_RCV_NON_CEA, E.I_RCV_MESSAGE, E.I_RCV_DWR, E.I_RCV_DWA, E.I_RCV_DPR, E.I_RCV_DPA,
             E.I_PEER_DISC}
 R_EVENTS = {E.R_RCV_MESSAGE, E.R_RCV_DWR, E.R_RCV_DWA, E.R_RCV_DPR, E.R_RCV_DPA, E.R_PEER_DISC}
@@ -123,7 +134,7 @@ class PeerTableMachine(RuleBasedStateMachine):
 
     @invariant()
     def timer_only_in_timed_states(self) -> None:
-        assert (self.m.deadline is not None) == (self.m.state in TIMED)
+        assert (self.m.deadline is not None) == (self.m.state in TIMED_STATES)
 
     @invariant()
     def never_rests_in_a_won_election(self) -> None:
