@@ -424,6 +424,7 @@ def open_peer(port: int, origin_host: str) -> socket.socket:
     return sock
 
 
+@pytest.mark.integration  # Redis and PostgreSQL behind the HSS
 def test_spoofed_origin_host_is_refused(hss: Hss):
     """The PGW sends an AIR naming the MME as its Origin-Host: 3010, no vectors (RFC 6733 §6.1, §7.1.3)."""
     imsi = hss.add_subscriber()
@@ -434,6 +435,7 @@ def test_spoofed_origin_host_is_refused(hss: Hss):
     assert result_of(answer) == 3010 and rands(answer) == []
 
 
+@pytest.mark.integration  # Redis and PostgreSQL behind the HSS
 def test_replayed_end_to_end_id_does_not_return_another_peers_answer(hss: Hss):
     """The MME's AIR is answered with vectors. The PGW replays it (T flag, the MME's Origin-Host and
     End-to-End-Id): refused, not the MME's AIA. The DRA, a relay allowed to name others, replaying it gets an
@@ -457,6 +459,7 @@ def test_replayed_end_to_end_id_does_not_return_another_peers_answer(hss: Hss):
         assert again.header.hop_by_hop_identifier == 4 and rands(again) == rands(first)
 
 
+@pytest.mark.integration  # Redis and PostgreSQL behind the HSS
 def test_ulr_from_a_peer_not_allowed_s6a_is_refused(hss: Hss):
     """The PGW (allowed Gx and Gy) sends a ULR registering itself for an IMSI: 3007, and its Gy works."""
     imsi = hss.add_subscriber()
@@ -472,6 +475,7 @@ def test_ulr_from_a_peer_not_allowed_s6a_is_refused(hss: Hss):
         assert result_of(read_message(mme)) == 2001
 
 
+@pytest.mark.integration  # Redis and PostgreSQL behind the HSS
 def test_second_cer_on_an_open_connection_loses_no_answer_in_flight(hss: Hss):
     """50 AIRs pipelined, then a second CER on the same connection (RFC 6733 §5.6: R-Conn-CER in R-Open): every
     AIR still gets its AIA; the peer can connect again afterwards."""
