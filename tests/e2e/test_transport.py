@@ -30,13 +30,13 @@ def sample(name: str) -> float:
 
 
 async def serve(close_grace: float = 5.0, settings: NodeSettings | None = None,
-                notice_interval: float = 10.0) -> tuple[DiameterServer, int]:
+                notice_interval: float = 10.0, host: str = "127.0.0.1") -> tuple[DiameterServer, int]:
     registry = echo_registry("ocsd.test", "test")
     node = Node(LocalIdentity("ocsd.test", "test", applications=registry.applications), [PeerConfig("mme.test")],
                 load_dictionary([default_dictionary_dir()]), registry.commands, settings)
     server = DiameterServer(node, registry, write_buffer_high=HIGH, write_buffer_low=LOW, close_grace=close_grace,
                             notice_interval=notice_interval)
-    listener = await server.listen("127.0.0.1", 0)
+    listener = await server.listen(host, 0)
     server.start()
     return server, listener.sockets[0].getsockname()[1]
 
@@ -116,3 +116,23 @@ async def test_cer_timeouts_are_logged_with_the_remote_and_summarised():
     assert lines[0]["remote"] == f"127.0.0.1:{first_port}" and "suppressed" not in lines[0]
     assert [line["suppressed"] for line in lines[1:]] == [4]
     assert lines[1]["source"] == "127.0.0.1"
+
+
+async def test_ipv6_remote_is_bracketed():
+    """A framing error from an IPv6 peer names it as "[address]:port" (the form `listen` takes)."""
+    try:
+        server, port = await serve(host="::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET6)
+    sock.setblocking(False)
+    with capture_logs() as logs:
+        await loop.sock_connect(sock, ("::1", port))
+        await loop.sock_sendall(sock, b"\x09\xff\xff\xffnot diameter")
+        assert await asyncio.wait_for(loop.sock_recv(sock, 16), 3) == b""  # closed
+        await server.stop(grace=0.1)
+    local_port = sock.getsockname()[1]
+    sock.close()
+    [line] = [line for line in logs if line["event"] == "framing-error"]
+    assert line["remote"] == f"[::1]:{local_port}"
