@@ -251,10 +251,10 @@ class DiameterServer:
         source = _source(remote) if remote is not None else notice.peer
         if self._notices.hit((notice.event, source), self.loop.time(), remote):
             log.info(notice.event, peer=notice.peer, remote=remote, detail=notice.detail)
-        elif self._notice_timer is None:
+        if self._notice_timer is None:  # one timer for every window: summaries on time, ended windows dropped
             due = self._notices.next_deadline()
-            assert due is not None  # the event was counted in an open window
-            self._notice_timer = self.loop.call_at(due, self._notice_summaries)
+            if due is not None:
+                self._notice_timer = self.loop.call_at(due, self._notice_summaries)
 
     def _notice_summaries(self, now: float | None = None) -> None:
         self._notice_timer = None
