@@ -54,6 +54,10 @@ class DiameterConfig:
     watchdog_interval: float = 30.0  # RFC 3539 Tw
     in_flight_limit: int = 1000
     request_timeout: float = 10.0
+    # Write backpressure (octets): stop reading a peer whose unsent answers pass the high mark, resume below the
+    # low one.
+    write_buffer_high: int = 1 << 20
+    write_buffer_low: int = 1 << 18
     max_connections: int = 1024          # transport connections at once
     max_pending_connections: int = 64    # inbound connections whose CER is not accepted yet
     max_cer_size: int = 4096             # largest frame before the CER is accepted
@@ -87,6 +91,8 @@ class AdminConfig:
 class LogConfig:
     level: str = "info"
     format: str = "auto"
+    # Repeats of one event from one source within this many seconds are counted, then logged as one summary.
+    rate_limit_interval: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,11 @@ def _parse_diameter(t: Table, base_dir: Path | None) -> DiameterConfig:
     watchdog_interval = t.number("watchdog_interval", d.watchdog_interval, minimum=MIN_WATCHDOG_INTERVAL)
     in_flight_limit = t.integer("in_flight_limit", d.in_flight_limit, minimum=1)
     request_timeout = t.number("request_timeout", d.request_timeout, positive=True)
+    write_buffer_high = t.integer("write_buffer_high", d.write_buffer_high, minimum=1)
+    write_buffer_low = t.integer("write_buffer_low", d.write_buffer_low, minimum=0)
+    if write_buffer_low > write_buffer_high:
+        raise ConfigError(f"{t.key('write_buffer_low')}: must be at most write_buffer_high ({write_buffer_high}), "
+                          f"got {write_buffer_low}")
     max_connections = t.integer("max_connections", d.max_connections, minimum=1)
     max_pending_connections = t.integer("max_pending_connections", d.max_pending_connections, minimum=1)
     max_cer_size = t.integer("max_cer_size", d.max_cer_size, minimum=256)
@@ -197,7 +208,8 @@ def _parse_diameter(t: Table, base_dir: Path | None) -> DiameterConfig:
         peers.append(peer)
     t.finish()
     return DiameterConfig(listen=listen, watchdog_interval=watchdog_interval, in_flight_limit=in_flight_limit,
-                          request_timeout=request_timeout, max_connections=max_connections,
+                          request_timeout=request_timeout, write_buffer_high=write_buffer_high,
+                          write_buffer_low=write_buffer_low, max_connections=max_connections,
                           max_pending_connections=max_pending_connections, max_cer_size=max_cer_size,
                           applications=applications,
                           dictionaries=dictionaries, peers=tuple(peers))
@@ -232,7 +244,8 @@ def _parse_admin(t: Table) -> AdminConfig:
 def _parse_log(t: Table) -> LogConfig:
     d = LogConfig()
     log = LogConfig(level=t.choice("level", LOG_LEVELS, d.level),
-                    format=t.choice("format", LOG_FORMATS, d.format))
+                    format=t.choice("format", LOG_FORMATS, d.format),
+                    rate_limit_interval=t.number("rate_limit_interval", d.rate_limit_interval, positive=True))
     t.finish()
     return log
 

@@ -105,7 +105,9 @@ class Daemon:
                          max_pending_connections=cfg.diameter.max_pending_connections,
                          max_cer_size=cfg.diameter.max_cer_size),
         )
-        self.diameter = DiameterServer(node, self.dispatch)
+        self.diameter = DiameterServer(node, self.dispatch, write_buffer_high=cfg.diameter.write_buffer_high,
+                                       write_buffer_low=cfg.diameter.write_buffer_low,
+                                       notice_interval=cfg.log.rate_limit_interval)
         for address in cfg.diameter.listen:
             host, port = split_hostport(address)
             server = await self.diameter.listen(host, port)

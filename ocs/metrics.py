@@ -96,6 +96,14 @@ diameter_framing_errors_total = Counter(
     "diameter_framing_errors_total", "Connections closed because their byte stream was not Diameter",
     registry=REGISTRY)
 
+diameter_write_buffer_bytes = Gauge(
+    "diameter_write_buffer_bytes", "Octets of answers and requests written to peers and not yet sent (the sum of "
+    "every connection's write buffer; bounded by write backpressure)", registry=REGISTRY)
+
+diameter_read_pauses_total = Counter(
+    "diameter_read_pauses_total", "Times a connection stopped being read because its peer did not read "
+    "(its write buffer passed diameter.write_buffer_high)", registry=REGISTRY)
+
 s6a_requests_total = _registered(Counts(
     "s6a_requests_total", "S6a requests answered by the HSS, by command (AIR, ULR, PUR) and outcome",
     ("command", "result")))
@@ -123,6 +131,7 @@ def render() -> bytes:
 
 __all__ = [
     "LATENCY_BUCKETS", "REGISTRY", "Counts", "Latency", "diameter_framing_errors_total", "diameter_peer_events_total",
+    "diameter_read_pauses_total", "diameter_write_buffer_bytes",
     "diameter_peers", "diameter_request_seconds", "diameter_requests_total", "render", "auc_vector_seconds",
     "housekeeping_runs_total", "ledger_entries_written_total", "ledger_write_failures_total", "s6a_requests_total",
 ]

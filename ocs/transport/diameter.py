@@ -3,6 +3,17 @@
 Every socket event is handed to the node with `loop.time()`; its effects are carried out right away; the one
 timer is re-armed at the node's next deadline. Requests go to `ocs.apps.dispatch`: a plain handler answers
 within the same turn, an awaitable one gets a task here (the only asyncio in the request path).
+
+Write backpressure: a peer that sends requests but does not read its answers would make us buffer them without
+end. Each transport has a high- and a low-water mark on its write buffer; above the high one asyncio calls
+`pause_writing` and we stop reading that connection (its requests wait in the kernel, its TCP window closes),
+below the low one `resume_writing` starts reading again. Other connections are not affected. A connection we
+close is given `close_grace` seconds to take what is still buffered, then aborted (a peer that never reads would
+otherwise hold it open, with its buffer, for ever).
+
+Notices (refusals, framing errors, CER timeouts, ...) are logged with the connection's remote address and
+port; repeats of one event from one source address are rate-limited (`ocs.transport.ratelimit`): the first is
+logged, the rest are counted and summarised once per interval with `suppressed=N`.
 """
 
 from __future__ import annotations
@@ -30,8 +41,23 @@ from ocs.diameter.node import (
     RequestReceived,
     Write,
 )
+from ocs.transport.ratelimit import RateLimiter
 
 log = structlog.get_logger("ocs.diameter")
+
+
+def remote_address(transport: asyncio.BaseTransport) -> str | None:
+    """The peer's "address:port" ("[v6]:port" for IPv6), or None when the socket has none (already gone)."""
+    name = transport.get_extra_info("peername")
+    if not isinstance(name, tuple) or len(name) < 2:
+        return None
+    host, port = str(name[0]), name[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _source(remote: str) -> str:
+    """The address part of "address:port": repeated events are counted per source address, not per port."""
+    return remote.rpartition(":")[0]
 
 
 class _Protocol(asyncio.Protocol):
@@ -46,9 +72,27 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance check here
         self.transport = transport = cast(asyncio.Transport, transport)
-        self.conn_id = self.server.node.connection_made(self.server.loop.time(), self.peer)
-        self.server.transports[self.conn_id] = transport
-        self.server.flush()
+        server = self.server
+        transport.set_write_buffer_limits(high=server.write_buffer_high, low=server.write_buffer_low)
+        remote = remote_address(transport)
+        self.conn_id = conn_id = server.node.connection_made(server.loop.time(), self.peer)
+        server.transports[conn_id] = transport
+        if remote is not None:
+            server.remotes[conn_id] = remote
+        server.flush()
+
+    def pause_writing(self) -> None:
+        # The peer reads its answers slower than it sends requests: stop reading until it catches up, so its
+        # answers cannot pile up here (write backpressure).
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+            metrics.diameter_read_pauses_total.inc()
+
+    def resume_writing(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         server = self.server
@@ -60,16 +104,27 @@ class _Protocol(asyncio.Protocol):
         server.transports.pop(self.conn_id, None)
         server.node.connection_lost(self.conn_id, server.loop.time())
         server.flush()
+        server.remotes.pop(self.conn_id, None)  # after the flush: its notices still name the remote
 
 
 class DiameterServer:
-    def __init__(self, node: Node, dispatch: Dispatch) -> None:
+    def __init__(self, node: Node, dispatch: Dispatch, *, write_buffer_high: int = 1 << 20,
+                 write_buffer_low: int = 1 << 18, notice_interval: float = 10.0, close_grace: float = 5.0) -> None:
+        if not 0 <= write_buffer_low <= write_buffer_high:
+            raise ValueError("write buffer marks must be 0 <= low <= high")
         self.node = node
         self.dispatch = dispatch
         if dispatch.report is None:
             dispatch.report = _report
         self.loop = asyncio.get_running_loop()
+        self.write_buffer_high = write_buffer_high
+        self.write_buffer_low = write_buffer_low
+        self.close_grace = close_grace
         self.transports: dict[int, asyncio.Transport] = {}
+        self.remotes: dict[int, str] = {}  # conn_id -> "address:port" of the other end, for the logs
+        self._notices: RateLimiter[tuple[str, str | None]] = RateLimiter(notice_interval)
+        self._notice_timer: asyncio.TimerHandle | None = None
+        metrics.diameter_write_buffer_bytes.set_function(self.write_buffer_size)
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -78,6 +133,10 @@ class DiameterServer:
         self._closed = asyncio.Event()
         self.on_peer_change: Callable[[], None] | None = None
         self._flush_soon = False
+
+    def write_buffer_size(self) -> int:
+        """Octets written to peers and not yet taken by the kernel, over every connection."""
+        return sum(t.get_write_buffer_size() for t in self.transports.values())
 
     async def listen(self, host: str, port: int) -> asyncio.Server:
         server = await self.loop.create_server(lambda: _Protocol(self), host, port, reuse_address=True)
@@ -104,9 +163,12 @@ class DiameterServer:
             except TimeoutError:
                 break
         for transport in list(self.transports.values()):
-            transport.close()
+            self._close(transport)
         if self._timer is not None:
             self._timer.cancel()
+        if self._notice_timer is not None:
+            self._notice_timer.cancel()
+        self._notice_summaries(now=float("inf"))  # what was counted is still told
 
     async def request(self, peer: str, message: Message) -> Message:
         """Send a request we originate and wait for its answer (RequestFailed raises TimeoutError)."""
@@ -151,7 +213,7 @@ class DiameterServer:
         if isinstance(effect, Close):
             transport = self.transports.pop(effect.conn_id, None)
             if transport is not None:
-                transport.close()
+                self._close(transport)
         elif isinstance(effect, Connect):
             task = self.loop.create_task(self._connect(effect))
             self.tasks.add(task)
@@ -165,7 +227,8 @@ class DiameterServer:
             if future is not None and not future.done():
                 future.set_exception(TimeoutError(f"{effect.reason}: peer {effect.peer}"))
         elif isinstance(effect, PeerUp):
-            log.info("peer-up", peer=effect.peer, product=effect.capabilities.product_name)
+            log.info("peer-up", peer=effect.peer, product=effect.capabilities.product_name,
+                     remote=self.remotes.get(effect.conn_id))
             metrics.diameter_peer_events_total.labels(event="up").inc()
             self._peer_gauges()
         elif isinstance(effect, PeerDown):
@@ -173,12 +236,40 @@ class DiameterServer:
             metrics.diameter_peer_events_total.labels(event="down").inc()
             self._peer_gauges()
         elif isinstance(effect, Notice):
-            log.info(effect.event, peer=effect.peer, detail=effect.detail)
-            if effect.event == "framing-error":
-                metrics.diameter_framing_errors_total.inc()
-            metrics.diameter_peer_events_total.labels(event=effect.event).inc()
+            self._notice(effect)
         if self.node.all_closed:
             self._closed.set()
+
+    def _notice(self, notice: Notice) -> None:
+        """Count every notice; log it with the remote address, unless the same event came from the same source
+        address (or, without one, the same peer) within the interval: then it is counted for the summary."""
+        if notice.event == "framing-error":
+            metrics.diameter_framing_errors_total.inc()
+        metrics.diameter_peer_events_total.labels(event=notice.event).inc()
+        remote = self.remotes.get(notice.conn_id) if notice.conn_id is not None else None
+        source = _source(remote) if remote is not None else notice.peer
+        if self._notices.hit((notice.event, source), self.loop.time(), remote):
+            log.info(notice.event, peer=notice.peer, remote=remote, detail=notice.detail)
+        if self._notice_timer is None:  # one timer for every window: summaries on time, ended windows dropped
+            due = self._notices.next_deadline()
+            if due is not None:
+                self._notice_timer = self.loop.call_at(due, self._notice_summaries)
+
+    def _notice_summaries(self, now: float | None = None) -> None:
+        self._notice_timer = None
+        for summary in self._notices.expire(self.loop.time() if now is None else now):
+            event, source = summary.key
+            log.info(event, source=source, remote=summary.last, suppressed=summary.suppressed)
+        due = self._notices.next_deadline()
+        if due is not None and now is None:
+            self._notice_timer = self.loop.call_at(due, self._notice_summaries)
+
+    def _close(self, transport: asyncio.Transport) -> None:
+        """Close after what is written has been sent; a peer that does not read it within `close_grace` would
+        hold the connection (and its buffer) for ever, so the connection is then aborted."""
+        transport.close()
+        if transport.get_write_buffer_size():
+            self.loop.call_later(self.close_grace, transport.abort)
 
     def _peer_gauges(self) -> None:
         counts: dict[str, int] = {}

@@ -203,3 +203,16 @@ def test_shipped_data_is_found_in_the_checkout():
     installed = [d for d in data_dirs("dictionaries/diameter") if d.parts[-4:-2] == ("share", "ocsd")]
     assert installed
     assert find_data_dir("no/such/dir") is None
+
+
+def test_write_buffer_marks_and_log_rate_limit():
+    c = parse_config(MINIMAL)
+    assert (c.diameter.write_buffer_high, c.diameter.write_buffer_low) == (1048576, 262144)
+    assert c.log.rate_limit_interval == 10.0
+    c = parse_config(with_("diameter", write_buffer_high=4096, write_buffer_low=0))
+    assert (c.diameter.write_buffer_high, c.diameter.write_buffer_low) == (4096, 0)
+    assert error_of(with_("diameter", write_buffer_high=0)).startswith("diameter.write_buffer_high: must ")
+    assert error_of(with_("diameter", write_buffer_low=-1)).startswith("diameter.write_buffer_low: must ")
+    assert error_of(with_("diameter", write_buffer_high=1000, write_buffer_low=1001)) == (
+        "diameter.write_buffer_low: must be at most write_buffer_high (1000), got 1001")
+    assert error_of(with_("log", rate_limit_interval=0)).startswith("log.rate_limit_interval: must ")
