@@ -3,9 +3,10 @@
 Theory of operation
 -------------------
 Each section is a frozen dataclass and a `_parse_<section>` function that reads it through a `Table`
-(`ocs.config_table`), which names the full key in every error and refuses keys nobody asked for. Defaults
+(`ocs.config.table`), which names the full key in every error and refuses keys nobody asked for. Defaults
 live in one place: the dataclass fields. Adding a section is: a dataclass, a parse function, a field on
-`Config` and a line in `parse_config`.
+`Config` and a line in `parse_config`; a large section (an application's) keeps its dataclass and parse
+function in a module of its own in this package (`ocs/config/<section>.py`).
 
 Pure: no I/O beyond reading the file in `load_config`; no asyncio, redis, asyncpg, structlog or click.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocs.charging.currencies import MINOR_UNITS
-from ocs.config_table import ConfigError, Table, is_hostport, is_ip, split_hostport
+from ocs.config.table import ConfigError, Table, is_hostport, is_ip, split_hostport
 
 APPLICATIONS = frozenset({"gy", "gx", "s6a"})
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -319,7 +320,7 @@ def data_dirs(relative: str) -> list[Path]:
     """Where the shipped data `relative` ("dictionaries/diameter", "conf") may be, most specific first: the
     source checkout (editable installs do not copy data files), then <prefix>/share/ocsd as installed by
     pip (pyproject [tool.setuptools.data-files]), then the usual system prefixes."""
-    checkout = Path(__file__).resolve().parents[1] / relative
+    checkout = Path(__file__).resolve().parents[2] / relative
     prefixes = [Path(sys.prefix), Path(sys.base_prefix), Path("/usr/local"), Path("/usr")]
     return [checkout, *dict.fromkeys(p / "share" / "ocsd" / relative for p in prefixes)]
 
