@@ -22,16 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis
 from diameter.message import Message as PdMessage
 
-from auc import opc as make_opc
-from ocs.sealing import DEMO_KEY, Sealer
-from ocs.services.auc import aad
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
 from tests.support.daemon_process import DaemonProcess, backends_config, free_port
+from tests.support.raw_s6a import provision
 
 pytestmark = [pytest.mark.e2e]
 
@@ -348,21 +345,7 @@ class Hss(Running):
 
     def add_subscriber(self) -> str:
         imsi = f"00101{secrets.randbelow(10**10):010d}"
-        k = secrets.token_bytes(16)
-        opc = make_opc(k, secrets.token_bytes(16))
-        sealer = Sealer(DEMO_KEY)
-
-        async def insert() -> None:
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                await conn.execute(
-                    "INSERT INTO subscribers (imsi, msisdn, k_enc, opc_enc, apns) VALUES ($1, $2, $3, $4, $5)",
-                    imsi, "1555" + imsi[-7:], sealer.seal(k, aad("k", imsi)), sealer.seal(opc, aad("opc", imsi)),
-                    ["internet"])
-            finally:
-                await conn.close()
-
-        asyncio.run(insert())
+        asyncio.run(provision(self.dsn, imsi))
         return imsi
 
 
