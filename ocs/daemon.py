@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from ocs import __version__
-from ocs.admin.server import start_admin
+from ocs.admin.health import Health
+from ocs.admin.server import default_router, start_admin
 from ocs.apps.dispatch import DiameterApplication, Dispatch
 from ocs.backends import Backends, open_backends
 from ocs.config import Config, DiameterPeerConfig
@@ -114,7 +115,10 @@ class Daemon:
             for sock in server.sockets:
                 log.info("listening", protocol="diameter", address=str(sock.getsockname()))
         admin_host, admin_port = split_hostport(cfg.admin.listen)
-        self.admin = await start_admin(admin_host, admin_port, cfg.admin.token)
+        router = default_router()
+        Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout, cfg.admin.ledger_lag_limit,
+               tuple(cfg.diameter.listen)).add_routes(router)
+        self.admin = await start_admin(admin_host, admin_port, cfg.admin.token, router)
         self.diameter.start()
         self.notifier.ready()
         if self.notifier.watchdog_interval:

@@ -30,11 +30,11 @@ config_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
-def load_or_exit(path: str) -> Config:
+def load_or_exit(path: str, *, as_json: bool = False) -> Config:
     try:
         return load_config(path)
     except ConfigError as e:
-        fail(str(e))
+        fail(str(e), as_json=as_json)
 
 
 def fail(message: str, code: int = EXIT_REFUSED, *, as_json: bool = False) -> NoReturn:

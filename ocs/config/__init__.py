@@ -86,6 +86,8 @@ class PostgresConfig:
 class AdminConfig:
     listen: str = "127.0.0.1:9100"
     token: str | None = field(default=None, repr=False)  # bearer token for all routes but /metrics, /healthz
+    # /readyz answers 503 when the oldest ledger entry not yet in PostgreSQL is older than this (seconds)
+    ledger_lag_limit: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +239,8 @@ def _parse_postgres(t: Table) -> PostgresConfig:
 
 
 def _parse_admin(t: Table) -> AdminConfig:
-    admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"))
+    admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"),
+                        ledger_lag_limit=t.number("ledger_lag_limit", AdminConfig().ledger_lag_limit, positive=True))
     t.finish()
     return admin
 
