@@ -27,7 +27,7 @@ import structlog
 
 from ocs import metrics
 from ocs.apps.dispatch import Context, Dispatch, Route
-from ocs.diameter.codes import RESULT_CODE
+from ocs.diameter.answers import result_of
 from ocs.diameter.message import Message
 from ocs.diameter.node import (
     AnswerReceived,
@@ -125,6 +125,7 @@ class DiameterServer:
         self._notices: RateLimiter[tuple[str, str | None]] = RateLimiter(notice_interval)
         self._notice_timer: asyncio.TimerHandle | None = None
         metrics.diameter_write_buffer_bytes.set_function(self.write_buffer_size)
+        metrics.peer_states.source = self._peer_state_names
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -271,12 +272,14 @@ class DiameterServer:
         if transport.get_write_buffer_size():
             self.loop.call_later(self.close_grace, transport.abort)
 
+    def _peer_state_names(self) -> dict[str, str]:
+        return {name: state.value for name, state in self.node.peer_states().items()}
+
     def _peer_gauges(self) -> None:
         counts: dict[str, int] = {}
         for state in self.node.peer_states().values():
             counts[state.value] = counts.get(state.value, 0) + 1
-        for state_name in ("Closed", "Wait-Conn-Ack", "Wait-I-CEA", "Wait-Conn-Ack/Elect", "Wait-Returns",
-                           "R-Open", "I-Open", "Closing"):
+        for state_name in metrics.PEER_STATES:
             metrics.diameter_peers.labels(state=state_name).set(counts.get(state_name, 0))
         if self.on_peer_change is not None:
             self.on_peer_change()
@@ -335,9 +338,9 @@ class DiameterServer:
 
     def _answer(self, token: int, route: Route, started: float, answer: Message) -> None:
         self.node.send_answer(token, answer, self.loop.time())
-        result = answer.find(RESULT_CODE)
-        code = str(result.u32) if result is not None else "experimental"
-        metrics.diameter_requests_total.inc((route.app_name, route.command_name, code))
+        result = result_of(answer)
+        code, vendor = (str(result[0]), str(result[1])) if result is not None else ("none", "0")
+        metrics.diameter_requests_total.inc((route.app_name, route.command_name, code, vendor))
         metrics.diameter_request_seconds.observe((route.app_name, route.command_name), time.perf_counter() - started)
 
 
