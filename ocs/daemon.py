@@ -25,6 +25,7 @@ from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
+from ocs.transport.trace import Tracer
 
 log = structlog.get_logger("ocs.daemon")
 
@@ -109,6 +110,8 @@ class Daemon:
         self.diameter = DiameterServer(node, self.dispatch, write_buffer_high=cfg.diameter.write_buffer_high,
                                        write_buffer_low=cfg.diameter.write_buffer_low,
                                        notice_interval=cfg.log.rate_limit_interval)
+        if cfg.log.trace:
+            self.diameter.trace = Tracer(node.dictionary, avps=cfg.log.level == "debug")
         for address in cfg.diameter.listen:
             host, port = split_hostport(address)
             server = await self.diameter.listen(host, port)

@@ -24,9 +24,14 @@ def cli() -> None:
 
 @cli.command()
 @config_option
-def run(config_path: str) -> None:
+@click.option("--trace", is_flag=True, help="Log every Diameter request and answer (as [log] trace = true).")
+def run(config_path: str, trace: bool) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT."""
     config = load_or_exit(config_path)
+    if trace:
+        import dataclasses
+
+        config = dataclasses.replace(config, log=dataclasses.replace(config.log, trace=True))
     from ocs.logs import configure_logging
 
     configure_logging(config.log.level, config.log.format)

@@ -96,6 +96,7 @@ class LogConfig:
     format: str = "auto"
     # Repeats of one event from one source within this many seconds are counted, then logged as one summary.
     rate_limit_interval: float = 10.0
+    trace: bool = False  # a line per Diameter request and answer (AVPs too at level "debug"), secrets redacted
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +250,8 @@ def _parse_log(t: Table) -> LogConfig:
     d = LogConfig()
     log = LogConfig(level=t.choice("level", LOG_LEVELS, d.level),
                     format=t.choice("format", LOG_FORMATS, d.format),
-                    rate_limit_interval=t.number("rate_limit_interval", d.rate_limit_interval, positive=True))
+                    rate_limit_interval=t.number("rate_limit_interval", d.rate_limit_interval, positive=True),
+                    trace=t.boolean("trace", d.trace))
     t.finish()
     return log
 

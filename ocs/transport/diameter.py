@@ -42,6 +42,7 @@ from ocs.diameter.node import (
     Write,
 )
 from ocs.transport.ratelimit import RateLimiter
+from ocs.transport.trace import Tracer
 
 log = structlog.get_logger("ocs.diameter")
 
@@ -133,6 +134,8 @@ class DiameterServer:
         self._answers: dict[int, asyncio.Future[Message]] = {}
         self._closed = asyncio.Event()
         self.on_peer_change: Callable[[], None] | None = None
+        self.trace: Tracer | None = None  # [log] trace: a line per request and answer (ocs.transport.trace)
+        self._traced: dict[int, tuple[str, Message]] = {}  # token -> (peer, request), while tracing
         self._flush_soon = False
 
     def write_buffer_size(self) -> int:
@@ -179,7 +182,13 @@ class DiameterServer:
             raise ConnectionError(f"peer {peer} is not open")
         future: asyncio.Future[Message] = self.loop.create_future()
         self._answers[hbh] = future
-        return await future
+        if self.trace is None:
+            return await future
+        self.trace.request(peer, "out", message)
+        started = time.perf_counter()
+        answer = await future
+        self.trace.answer(peer, "in", answer, time.perf_counter() - started, request=message)
+        return answer
 
     # --- effects -------------------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -316,6 +325,9 @@ class DiameterServer:
         route = self.dispatch.route(request.application_id, request.command_code)
         assert route is not None  # the node only passes requests the dispatch table handles
         started = time.perf_counter()
+        if self.trace is not None:
+            self.trace.request(effect.peer, "in", request, route.app_name)
+            self._traced[effect.token] = (effect.peer, request)
         result = self.dispatch.dispatch(route, request, Context(effect.peer, effect.realm, effect.conn_id,
                                                                 self.request))
         if isinstance(result, Message):
@@ -341,7 +353,11 @@ class DiameterServer:
         result = result_of(answer)
         code, vendor = (str(result[0]), str(result[1])) if result is not None else ("none", "0")
         metrics.diameter_requests_total.inc((route.app_name, route.command_name, code, vendor))
-        metrics.diameter_request_seconds.observe((route.app_name, route.command_name), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        metrics.diameter_request_seconds.observe((route.app_name, route.command_name), seconds)
+        if self.trace is not None:
+            peer, request = self._traced.pop(token, ("?", None))
+            self.trace.answer(peer, "out", answer, seconds, route.app_name, request)
 
 
 def _report(event: str, route: Route, error: BaseException) -> None:
