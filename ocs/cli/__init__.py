@@ -62,9 +62,9 @@ def config_check(config_path: str, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from ocs.cli import charging, status, subscribers
+    from ocs.cli import charging, diameter, status, subscribers
 
-    for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS):
+    for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS):
         cli.add_command(group)
 
 
