@@ -12,14 +12,18 @@ import sys
 import click
 
 from ocs import __version__
-from ocs.cli.common import config_option, load_or_exit
+from ocs.cli.common import config_option, load_or_exit, root_config_option, root_json_option
 from ocs.config import ConfigError, load_config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="ocsd", message="%(prog)s %(version)s")
-def cli() -> None:
-    """ocsd: online charging (Diameter Gy/Gx), HSS (S6a) and RADIUS for small operators."""
+@root_config_option
+@root_json_option
+def cli(config_path: str | None, as_json: bool) -> None:
+    """ocsd: online charging (Diameter Gy/Gx), HSS (S6a) and RADIUS for small operators.
+
+    `-c FILE` and `--json` may come before or after the subcommand."""
 
 
 @cli.command()
@@ -72,7 +76,19 @@ _register()
 
 
 def main() -> None:
-    cli(prog_name="ocsd")
+    """The `ocsd` entry point: click's own usage errors are JSON too under --json (same exit status, 2)."""
+    try:
+        result = cli.main(prog_name="ocsd", standalone_mode=False)
+    except click.ClickException as e:
+        if "--json" in sys.argv[1:]:
+            click.echo(json.dumps({"ok": False, "error": e.format_message()}))
+        else:
+            e.show()
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 __all__ = ["cli", "main"]

@@ -169,7 +169,7 @@ def test_keys_generate(ocsd, tmp_path):
 def test_delete_by_msisdn_and_refused_while_money_remains(ocsd, cli_env):
     imsi = new_imsi()
     assert ocsd("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn_of(imsi), "--k", K, "--opc", OPC).code == 0
-    assert ocsd("account", "topup", "--imsi", imsi, "--amount", "250", "--ref", "t1").code == 0
+    assert ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "250", "--ref", "t1").code == 0
     refused = ocsd("subscriber", "delete", msisdn_of(imsi))
     assert refused.code == 2 and "still has a balance of 250" in refused.err
     assert asyncio.run(row(cli_env.dsn, imsi)) is not None
