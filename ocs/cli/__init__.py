@@ -12,8 +12,7 @@ import sys
 import click
 
 from ocs import __version__
-from ocs.cli.common import config_option, load_or_exit, root_config_option, root_json_option
-from ocs.config import ConfigError, load_config
+from ocs.cli.common import config_option, json_requested, load_or_exit, root_config_option, root_json_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,22 +50,20 @@ def config() -> None:
 
 @config.command("check")
 @config_option
-@click.option("--json", "as_json", is_flag=True, help='Print {"ok": true} or {"ok": false, "error": "..."}.')
-def config_check(config_path: str, as_json: bool) -> None:
-    """Check a configuration file: prints "ok", or the first error naming its key (exit 2)."""
-    try:
-        load_config(config_path)
-    except ConfigError as e:
-        if as_json:
-            click.echo(json.dumps({"ok": False, "error": str(e)}))
-        else:
-            click.echo(f"error: {e}", err=True)
-        sys.exit(2)
-    click.echo(json.dumps({"ok": True}) if as_json else "ok")
+@click.option("--json", "as_json", is_flag=True, help='Print {"ok": true, ...} or {"ok": false, "error": "..."}.')
+@click.option("--offline", is_flag=True, help="Only read the file: skip the key file, Redis and PostgreSQL.")
+def config_check(config_path: str, as_json: bool, offline: bool) -> None:
+    """Check a configuration file, then open the key file, reach Redis and PostgreSQL and check the schema
+    version (unless --offline). Prints "ok", or each error naming its key or store (exit 2; 1 unreachable)."""
+    from ocs.cli.database import config_check as check
+
+    check(config_path, offline, as_json or json_requested())
 
 
 def _register() -> None:
-    from ocs.cli import charging, diameter, status, subscribers
+    from ocs.cli import charging, database, diameter, status, subscribers
+
+    assert database.db_create is not None  # registers `db create` on the db group
 
     for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS):
         cli.add_command(group)
