@@ -61,9 +61,10 @@ def config_check(config_path: str, as_json: bool, offline: bool) -> None:
 
 
 def _register() -> None:
-    from ocs.cli import charging, database, diameter, status, subscribers
+    from ocs.cli import charging, database, diameter, status, subscriber_admin, subscribers
 
-    assert database.db_create is not None  # registers `db create` on the db group
+    # these modules add commands to groups defined elsewhere (`db create`, `subscriber list|set`)
+    assert database.db_create is not None and subscriber_admin.subscriber_set is not None
 
     for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS):
         cli.add_command(group)

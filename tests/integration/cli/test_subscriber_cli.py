@@ -128,7 +128,7 @@ def test_import_keeps_good_rows_and_reports_bad_lines(ocsd, cli_env, tmp_path):
     assert stored_c["status"] == "barred" and stored_c["seq_reserved"] == 0x20 >> 5
     assert asyncio.run(row(cli_env.dsn, dup)) is None
     text = ocsd("subscriber", "import", str(csv))   # again: every row is now refused, nothing changes
-    assert text.code == 2 and text.out.strip().endswith("imported 0, refused 5")
+    assert text.code == 2 and text.out.strip().endswith("imported 0, updated 0, skipped 0, refused 5")
 
 
 def test_import_with_a_bad_header_is_refused(ocsd, tmp_path):
