@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from ocs import __version__
-from ocs.admin.server import start_admin
+from ocs.admin.health import Health
+from ocs.admin.server import default_router, start_admin
 from ocs.apps.dispatch import DiameterApplication, Dispatch
 from ocs.backends import Backends, open_backends
 from ocs.config import Config, DiameterPeerConfig
@@ -24,6 +25,7 @@ from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
+from ocs.transport.trace import Tracer
 
 log = structlog.get_logger("ocs.daemon")
 
@@ -108,13 +110,18 @@ class Daemon:
         self.diameter = DiameterServer(node, self.dispatch, write_buffer_high=cfg.diameter.write_buffer_high,
                                        write_buffer_low=cfg.diameter.write_buffer_low,
                                        notice_interval=cfg.log.rate_limit_interval)
+        if cfg.log.trace:
+            self.diameter.trace = Tracer(node.dictionary, avps=cfg.log.level == "debug")
         for address in cfg.diameter.listen:
             host, port = split_hostport(address)
             server = await self.diameter.listen(host, port)
             for sock in server.sockets:
                 log.info("listening", protocol="diameter", address=str(sock.getsockname()))
         admin_host, admin_port = split_hostport(cfg.admin.listen)
-        self.admin = await start_admin(admin_host, admin_port, cfg.admin.token)
+        router = default_router()
+        Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout, cfg.admin.ledger_lag_limit,
+               tuple(cfg.diameter.listen)).add_routes(router)
+        self.admin = await start_admin(admin_host, admin_port, cfg.admin.token, router)
         self.diameter.start()
         self.notifier.ready()
         if self.notifier.watchdog_interval:

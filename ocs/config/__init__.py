@@ -86,6 +86,8 @@ class PostgresConfig:
 class AdminConfig:
     listen: str = "127.0.0.1:9100"
     token: str | None = field(default=None, repr=False)  # bearer token for all routes but /metrics, /healthz
+    # /readyz answers 503 when the oldest ledger entry not yet in PostgreSQL is older than this (seconds)
+    ledger_lag_limit: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class LogConfig:
     format: str = "auto"
     # Repeats of one event from one source within this many seconds are counted, then logged as one summary.
     rate_limit_interval: float = 10.0
+    trace: bool = False  # a line per Diameter request and answer (AVPs too at level "debug"), secrets redacted
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +240,8 @@ def _parse_postgres(t: Table) -> PostgresConfig:
 
 
 def _parse_admin(t: Table) -> AdminConfig:
-    admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"))
+    admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"),
+                        ledger_lag_limit=t.number("ledger_lag_limit", AdminConfig().ledger_lag_limit, positive=True))
     t.finish()
     return admin
 
@@ -246,7 +250,8 @@ def _parse_log(t: Table) -> LogConfig:
     d = LogConfig()
     log = LogConfig(level=t.choice("level", LOG_LEVELS, d.level),
                     format=t.choice("format", LOG_FORMATS, d.format),
-                    rate_limit_interval=t.number("rate_limit_interval", d.rate_limit_interval, positive=True))
+                    rate_limit_interval=t.number("rate_limit_interval", d.rate_limit_interval, positive=True),
+                    trace=t.boolean("trace", d.trace))
     t.finish()
     return log
 

@@ -26,6 +26,21 @@ from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
 
 
+def result_of(answer: Message) -> tuple[int, int] | None:
+    """(result code, vendor id) of an answer: its Result-Code with vendor 0, or its Experimental-Result's
+    Experimental-Result-Code and Vendor-Id (RFC 6733 §7.6); None when it carries neither."""
+    result = answer.find(RESULT_CODE)
+    if result is not None:
+        return result.u32, 0
+    experimental = answer.find(EXPERIMENTAL_RESULT)
+    if experimental is None:
+        return None
+    members = experimental.grouped
+    code = next((a.u32 for a in members if a.code == EXPERIMENTAL_RESULT_CODE and len(a.data) == 4), None)
+    vendor = next((a.u32 for a in members if a.code == VENDOR_ID and len(a.data) == 4), 0)
+    return (code, vendor) if code is not None else None
+
+
 def result_avps(result_code: int, vendor_id: int = 0) -> list[Avp]:
     """Result-Code, or Experimental-Result for a vendor's code (RFC 6733 §7.6)."""
     if vendor_id:

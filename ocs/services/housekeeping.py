@@ -26,7 +26,12 @@ import asyncpg
 import redis.exceptions
 import structlog
 
-from ocs.metrics import housekeeping_runs_total, ledger_entries_written_total, ledger_write_failures_total
+from ocs.metrics import (
+    housekeeping_runs_total,
+    ledger_entries_written_total,
+    ledger_lag_seconds,
+    ledger_write_failures_total,
+)
 from ocs.services.charging import ChargingService
 from ocs.store.ledger import PG_ERRORS, LedgerWriter
 from ocs.store.redis_client import ReplyError
@@ -58,6 +63,7 @@ class Housekeeping:
         self.writer = LedgerWriter(self.charging.store, self.charging.pool,
                                    on_written=ledger_entries_written_total.inc,
                                    on_failure=ledger_write_failures_total.inc)
+        ledger_lag_seconds.set_function(self.writer.lag)
 
     def start(self) -> None:
         self._stop.clear()

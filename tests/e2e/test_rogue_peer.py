@@ -238,14 +238,14 @@ def test_peer_that_never_reads_is_not_buffered_without_end(echo: Running):
         elif stalled_since is None:
             stalled_since = time.monotonic()
         elif time.monotonic() - stalled_since >= 1.5:
-            if metric(echo.admin_port, "diameter_read_pauses_total") >= 1:
+            if metric(echo.admin_port, "ocsd_diameter_read_pauses_total") >= 1:
                 break
             stalled_since = None  # a daemon starved of CPU, not a paused one: wait on
     assert sender.is_alive(), f"the daemon read all {progress['bytes'] // MiB} MiB of requests from a peer " \
                               f"that reads nothing (its RSS grew {(rss(pid) - rss_before) // MiB} MiB)"
     grown = rss(pid) - rss_before
-    buffered = metric(echo.admin_port, "diameter_write_buffer_bytes")
-    pauses = metric(echo.admin_port, "diameter_read_pauses_total")
+    buffered = metric(echo.admin_port, "ocsd_diameter_write_buffer_bytes")
+    pauses = metric(echo.admin_port, "ocsd_diameter_read_pauses_total")
     print(f"stalled after {progress['bytes'] / MiB:.1f} MiB sent; daemon RSS +{grown / MiB:.1f} MiB, "
           f"{buffered / MiB:.2f} MiB of answers buffered, {pauses:.0f} read pauses")
     assert grown < 24 * MiB
