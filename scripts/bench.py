@@ -41,9 +41,9 @@ def benchmarks(only: list[str]) -> list[Path]:
 
 
 def docstring(path: Path) -> tuple[str, str]:
-    """(first line, the "Reading:" paragraph or "") of a benchmark's docstring."""
+    """(first paragraph, the "Reading:" paragraph or "") of a benchmark's docstring."""
     doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-    title = doc.splitlines()[0] if doc else path.stem
+    title = " ".join(doc.split("\n\n")[0].split()) if doc else path.stem
     reading = ""
     for paragraph in doc.split("\n\n"):
         if paragraph.startswith("Reading:"):
@@ -91,13 +91,22 @@ def commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def load() -> str:
+    """The 1-minute load average: how busy the machine was besides the benchmark (noise)."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 def run(path: Path) -> tuple[int, str, float]:
     argv = [sys.executable, str(path.relative_to(ROOT)), *QUICK.get(path.stem, [])]
     print(f"bench: {' '.join(argv[1:])}", file=sys.stderr, flush=True)
-    started = time.monotonic()
+    started, before = time.monotonic(), load()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     output = proc.stdout + (f"\n[stderr]\n{proc.stderr}" if proc.returncode and proc.stderr else "")
+    output += f"\n[load average before {before}, after {load()} on {os.cpu_count()} cores]"
     return proc.returncode, output.rstrip(), time.monotonic() - started
 
 
