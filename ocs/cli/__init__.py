@@ -57,9 +57,9 @@ def config_check(config_path: str, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from ocs.cli import charging, subscribers
+    from ocs.cli import charging, hotspot, subscribers
 
-    for group in (*subscribers.GROUPS, *charging.GROUPS):
+    for group in (*subscribers.GROUPS, *charging.GROUPS, *hotspot.GROUPS):
         cli.add_command(group)
 
 

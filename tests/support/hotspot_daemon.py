@@ -1,0 +1,80 @@
+"""The real daemon with [radius] enabled on loopback, its database and Redis prefix, and the CLI beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from tests.integration.conftest import REDIS_URL, create_database, drop_database
+from tests.support.daemon_process import ROOT, DaemonProcess, backends_config, free_port, write_config
+
+SECRET = "testing123"
+
+
+def free_udp_port() -> int:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Hotspot:
+    config: Path
+    dsn: str
+    prefix: str
+    auth_port: int
+    acct_port: int
+    daemon: DaemonProcess
+
+    def cli(self, *args: str, check: bool = True) -> dict:
+        out = subprocess.run([sys.executable, "-c", "from ocs.cli import main; main()", *args, "-c", str(self.config),
+                              "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        if check:
+            assert out.returncode == 0, out.stdout + out.stderr
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+
+@contextmanager
+def hotspot_daemon(tmp_path: Path, radius_extra: str = "") -> Iterator[Hotspot]:
+    name = "ocsd_hs_" + secrets.token_hex(5)
+    dsn = asyncio.run(create_database(name))
+    prefix = "ocshs-" + secrets.token_hex(5)
+    auth_port, acct_port = free_udp_port(), free_udp_port()
+    extra = backends_config(REDIS_URL, prefix, dsn) + f"""
+[radius]
+enabled = true
+auth_listen = "127.0.0.1:{auth_port}"
+acct_listen = "127.0.0.1:{acct_port}"
+interim_interval = 60
+reap_interval = 0.5
+coa_timeout = 0.3
+coa_retries = 2
+{radius_extra}
+
+[[radius.clients]]
+address = "127.0.0.1"
+name = "router-1"
+secret = "{SECRET}"
+"""
+    config = write_config(tmp_path / "ocsd.toml", peers=[], diameter_port=free_port(), admin_port=free_port(),
+                          extra=extra)
+    daemon = DaemonProcess(config, module="ocsd")
+    try:
+        daemon.start()
+        yield Hotspot(config, dsn, prefix, auth_port, acct_port, daemon)
+    finally:
+        daemon.stop()
+        asyncio.run(drop_database(name))
+        r = redis.Redis.from_url(REDIS_URL)
+        for key in r.scan_iter(match=prefix + ":*"):
+            r.delete(key)
