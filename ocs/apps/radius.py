@@ -112,7 +112,7 @@ class HotspotRadius:
             "outp": counter64(_int(request, "Acct-Output-Octets"), _int(request, "Acct-Output-Gigawords")),
             "time": _int(request, "Acct-Session-Time"), "now": now, "client": ctx.client,
             "user": _str(request, "User-Name"), "mac": _str(request, "Calling-Station-Id").upper(),
-            "ip": _str(request, "Framed-IP-Address"), "nas_ip": _str(request, "NAS-IP-Address"),
+            "ip": _str(request, "Framed-IP-Address"), "nas_ip": _str(request, "NAS-IP-Address"), "src": ctx.address,
             "cause": _str(request, "Acct-Terminate-Cause")})
         if outcome.exhausted and kind != "stop":
             self.exhausted(outcome.account)

@@ -100,6 +100,41 @@ def session_list(config_path: str, as_json: bool) -> None:
     emit(out, as_json, lambda: table(header, [[s[k] for k in header] for s in out], "no sessions"))
 
 
+@session.command("disconnect")
+@config_option
+@click.argument("acct_session_id", metavar="ACCT-SESSION-ID")
+@json_option
+def session_disconnect(config_path: str, acct_session_id: str, as_json: bool) -> None:
+    """Send the router a Disconnect-Request for a live session (RFC 5176); prints the outcome (ack, nak,
+    timeout). Exit 2 when no live session has this id or the router refused (nak), 1 when it did not answer."""
+    from ocs.cli.common import EXIT_UNAVAILABLE
+    from ocs.services.hotspot_enforce import Enforcer
+    from ocs.services.radius_runtime import client_table
+    from ocs.transport.radius import DynAuthClient
+    from radius.dictionary import load_dictionary
+
+    config = load_or_exit(config_path)
+    r = config.radius
+
+    async def body(charging: Any) -> str | None:
+        dynauth = DynAuthClient(load_dictionary(), r.coa_timeout, r.coa_retries)
+        try:
+            enforcer = Enforcer(_service(charging), charging.pool, client_table(config), dynauth)
+            return await enforcer.disconnect(acct_session_id)
+        finally:
+            dynauth.close()
+
+    result = call(config, as_json, body)
+    if result is None:
+        fail(f"no live session {acct_session_id!r}", as_json=as_json)
+    emit({"ok": result == "ack", "acct_session_id": acct_session_id, "outcome": result}, as_json,
+         lambda: f"disconnect {acct_session_id}: {result}")
+    if result == "nak":
+        sys.exit(2)
+    if result != "ack":
+        sys.exit(EXIT_UNAVAILABLE)
+
+
 @click.group()
 def voucher() -> None:
     """Hotspot vouchers."""

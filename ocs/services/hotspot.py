@@ -166,7 +166,7 @@ class HotspotService:
             await self.accounting(account, {"sid": s.session_id, "status": "stop", "inp": s.input_octets,
                                             "outp": s.output_octets, "time": s.session_time, "now": now,
                                             "client": s.client, "user": s.user, "mac": s.mac, "ip": s.framed_ip,
-                                            "nas_ip": s.nas_ip, "cause": cause})
+                                            "nas_ip": s.nas_ip, "src": s.source, "cause": cause})
         return len(sessions)
 
     async def close_client_sessions(self, client: str, now: int, cause: str) -> int:

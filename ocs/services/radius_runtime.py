@@ -20,8 +20,9 @@ from ocs.backends import Backends
 from ocs.config import Config
 from ocs.config.table import split_hostport
 from ocs.services.hotspot import HotspotService
+from ocs.services.hotspot_enforce import Enforcer
 from ocs.store.guard import StoreGuard
-from ocs.transport.radius import RadiusServer
+from ocs.transport.radius import DynAuthClient, RadiusServer
 from radius.clients import ClientTable, RadiusClient
 from radius.dictionary import load_dictionary
 
@@ -47,13 +48,21 @@ class RadiusRuntime:
     server: RadiusServer | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
+    enforcer: Enforcer = field(init=False)
+
     def __post_init__(self) -> None:
+        r = self.config.radius
         self.service = HotspotService(self.backends.redis, self.backends.pool,
                                       StoreGuard("redis", self.config.redis.timeout))
+        self.dynauth = DynAuthClient(load_dictionary(), r.coa_timeout, r.coa_retries)
+        self.enforcer = Enforcer(self.service, self.backends.pool, client_table(self.config), self.dynauth,
+                                 r.on_exhausted, r.throttle_rate_limit)
 
     def jobs(self) -> list[tuple[str, float, Callable[[], Awaitable[int]]]]:
         """Housekeeping jobs: (name, interval, job)."""
-        return [("hotspot-sessions", self.config.radius.reap_interval, self.service.write_closed_sessions)]
+        interval = self.config.radius.reap_interval
+        return [("hotspot-sessions", interval, self.service.write_closed_sessions),
+                ("hotspot-reaper", interval, self.enforcer.reap)]
 
     def spawn(self, work: Awaitable[None]) -> None:
         async def run() -> None:
@@ -67,7 +76,10 @@ class RadiusRuntime:
 
     def on_exhausted(self, account: str) -> None:
         """An account's time or data is used up (or its validity ended): enforcement (point 5)."""
-        log.info("hotspot-exhausted", account=account)
+        self.spawn(self._enforce(account))
+
+    async def _enforce(self, account: str) -> None:
+        await self.enforcer.enforce(account, "exhausted")
 
     async def start(self) -> None:
         r = self.config.radius
@@ -75,6 +87,7 @@ class RadiusRuntime:
         dispatch = RadiusDispatch(report=_report)
         for code, handler in app.routes():
             dispatch.register(code, handler)
+        await self.dynauth.start()
         self.server = RadiusServer(client_table(self.config), load_dictionary(), dispatch, r.duplicate_window)
         for address in (r.auth_listen, r.acct_listen):
             host, port = split_hostport(address)
@@ -86,6 +99,7 @@ class RadiusRuntime:
             await self.server.stop()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
+        self.dynauth.close()
 
 
 __all__ = ["RadiusRuntime", "client_table"]

@@ -28,12 +28,13 @@ class LiveSession:
     mac: str
     framed_ip: str
     nas_ip: str
+    source: str  # the router's address the accounting came from (Disconnect/CoA go there)
 
 
 def decode_session(account: str, session_id: str, value: str) -> LiveSession:
     f = value.split(SEP)
     return LiveSession(account, session_id, int(f[0]), int(f[1]), int(f[2]), int(f[3]), int(f[4]), f[5], f[6], f[7],
-                       f[8], f[9])
+                       f[8], f[9], f[10] if len(f) > 10 else "")
 
 
 class HotspotRedis:
@@ -89,6 +90,11 @@ class HotspotRedis:
                 account, _, sid = m.partition("|")
                 out.append((account, sid))
         return out
+
+    async def postpone(self, account: str, session_id: str, deadline: int) -> None:
+        """Move a live session's reaper deadline (after a Disconnect the router did not answer)."""
+        await self.store.pipeline.call("ZADD", self.store.slot_key(account, LIVE), "XX", deadline,
+                                       f"{account}|{session_id}")
 
     async def read_closed(self, count: int = 500) -> list[tuple[str, str, dict[str, str]]]:
         """Closed-session records not yet in PostgreSQL: (stream key, entry id, fields)."""

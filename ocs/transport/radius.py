@@ -20,7 +20,16 @@ from ocs import metrics
 from ocs.apps.dispatch import RadiusAnswer, RadiusContext, RadiusDispatch, RadiusRoute
 from radius.clients import ClientTable
 from radius.duplicates import DuplicateCache, Key
-from radius.packets import CODE_NAMES, UNKNOWN_CLIENT, Drop, RadiusRequest, check_request, encode_reply
+from radius.packets import (
+    CODE_NAMES,
+    UNKNOWN_CLIENT,
+    Drop,
+    RadiusRequest,
+    check_request,
+    check_response,
+    encode_reply,
+    encode_request,
+)
 
 log = structlog.get_logger("ocs.radius")
 NO_HANDLER = "no-handler"
@@ -123,4 +132,81 @@ class RadiusServer:
             await asyncio.wait(list(self._tasks), timeout=5.0)
 
 
-__all__ = ["RadiusServer"]
+
+class _DynAuthProtocol(asyncio.DatagramProtocol):
+    def __init__(self, client: DynAuthClient) -> None:
+        self.client = client
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.client.received(data, addr)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable: the retransmission timer decides
+        pass
+
+
+class DynAuthClient:
+    """Sends Disconnect-Request / CoA-Request (RFC 5176) from one UDP socket and awaits the router's answer:
+    the same datagram is sent again every `timeout` seconds, `retries` more times, then the outcome is a timeout.
+    Responses are matched by (router address, Identifier) and checked with the shared secret."""
+
+    def __init__(self, dictionary: Dictionary, timeout: float, retries: int) -> None:
+        self.dictionary = dictionary
+        self.timeout = timeout
+        self.retries = retries
+        self.transport: asyncio.DatagramTransport | None = None
+        self._pending: dict[tuple[str, int], tuple[bytes, bytes, asyncio.Future[int]]] = {}
+        self._next_id = 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _DynAuthProtocol(self),
+                                                           local_addr=("0.0.0.0", 0))
+        self.transport = transport
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        if len(data) < 20:
+            return
+        entry = self._pending.get((addr[0], data[1]))
+        if entry is None:
+            return
+        request, secret, fut = entry
+        code = check_response(data, request, secret)
+        if code is not None and not fut.done():
+            fut.set_result(code)
+
+    def _identifier(self, host: str) -> int:
+        for _ in range(256):
+            self._next_id = (self._next_id + 1) & 0xFF
+            if (host, self._next_id) not in self._pending:
+                return self._next_id
+        raise RuntimeError(f"256 requests to {host} in flight")
+
+    async def send(self, host: str, port: int, secret: bytes, code: int,
+                   attributes: list[tuple[str, object]]) -> tuple[int | None, int]:
+        """(the response code or None after the last timeout, the number of sends)."""
+        if self.transport is None:
+            await self.start()
+        assert self.transport is not None
+        identifier = self._identifier(host)
+        request = encode_request(code, identifier, attributes, secret, self.dictionary)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending[(host, identifier)] = (request, secret, fut)
+        sends = 0
+        try:
+            for _ in range(1 + self.retries):
+                self.transport.sendto(request, (host, port))
+                sends += 1
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), self.timeout), sends
+                except TimeoutError:
+                    continue
+            return None, sends
+        finally:
+            del self._pending[(host, identifier)]
+
+
+__all__ = ["DynAuthClient", "RadiusServer"]

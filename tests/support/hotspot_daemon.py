@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +23,44 @@ SECRET = "testing123"
 
 
 def free_udp_port() -> int:
-    import socket
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class RouterListener:
+    """The router's Disconnect/CoA side (RFC 5176): a UDP listener that records each request and answers ACK
+    (or never, with `answer=False`)."""
+
+    def __init__(self, port: int, answer: bool = True) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.settimeout(0.2)
+        self.answer = answer
+        self.received: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from pyrad.packet import Packet
+
+        from radius.dictionary import load_dictionary
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            self.received.append(data)
+            if self.answer:
+                ack = Packet(code=data[0] + 1, id=data[1], secret=SECRET.encode(), authenticator=data[4:20],
+                             dict=load_dictionary())
+                self.sock.sendto(ack.ReplyPacket(), addr)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
 
 
 @dataclass
@@ -45,7 +81,7 @@ class Hotspot:
 
 
 @contextmanager
-def hotspot_daemon(tmp_path: Path, radius_extra: str = "") -> Iterator[Hotspot]:
+def hotspot_daemon(tmp_path: Path, radius_extra: str = "", coa_port: int = 3799) -> Iterator[Hotspot]:
     name = "ocsd_hs_" + secrets.token_hex(5)
     dsn = asyncio.run(create_database(name))
     prefix = "ocshs-" + secrets.token_hex(5)
@@ -65,6 +101,7 @@ coa_retries = 2
 address = "127.0.0.1"
 name = "router-1"
 secret = "{SECRET}"
+coa_port = {coa_port}
 """
     config = write_config(tmp_path / "ocsd.toml", peers=[], diameter_port=free_port(), admin_port=free_port(),
                           extra=extra)

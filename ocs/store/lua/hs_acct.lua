@@ -2,7 +2,8 @@
 -- KEYS: 1 <p>:{account}:hs, 2 <p>:{account}:hss (live sessions), 3 the live-session index (shared, slot key),
 --       4 the closed-session stream (shared, slot key; moved into PostgreSQL by housekeeping)
 -- ARGV[1]: {account, sid (Acct-Session-Id), status ("start"|"interim"|"stop"), inp, outp (64-bit cumulative
---           octets), time (cumulative Acct-Session-Time), now, client, user, mac, ip, nas_ip, cause}
+--           octets), time (cumulative Acct-Session-Time), now, client, user, mac, ip, nas_ip, src (the router's
+--           source address: where Disconnect/CoA go), cause}
 -- Returns: {t, d (-1 unlimited), exp, exhausted (1 when time or data is used up or validity ended),
 --           dt, dd (what this packet deducted)}
 -- Invariant: counters are cumulative per session; only the positive delta since the last packet of the session
@@ -10,17 +11,18 @@
 -- account shares (time summed over devices, data summed). The session entry and the allowance change together.
 P = cjson.decode(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return reply({t = 0, d = 0, exp = 0, exhausted = 1, dt = 0, dd = 0}) end
--- a session entry: inp|outp|time|started|last|client|user|mac|ip|nas_ip joined by \31 (integers by fmt: exact
+-- a session entry: inp|outp|time|started|last|client|user|mac|ip|nas_ip|src joined by \31 (integers by fmt: exact
 -- to 2^53, where cjson would round past 14 digits)
 local SEP = '\31'
 local function sess_dec(v)
   local f = split(v, SEP)
   return {inp = tonumber(f[1]), outp = tonumber(f[2]), time = tonumber(f[3]), started = tonumber(f[4]),
-          last = tonumber(f[5]), client = f[6], user = f[7], mac = f[8], ip = f[9], nas_ip = f[10]}
+          last = tonumber(f[5]), client = f[6], user = f[7], mac = f[8], ip = f[9], nas_ip = f[10],
+          src = f[11] or ''}
 end
 local function sess_enc(e)
   return table.concat({fmt(e.inp), fmt(e.outp), fmt(e.time), fmt(e.started), fmt(e.last), e.client, e.user, e.mac,
-                       e.ip, e.nas_ip}, SEP)
+                       e.ip, e.nas_ip, e.src}, SEP)
 end
 local member = P.account .. '|' .. P.sid
 local raw = redis.call('HGET', KEYS[2], P.sid)
@@ -29,7 +31,7 @@ if raw then
   s = sess_dec(raw)
 else
   s = {inp = 0, outp = 0, time = 0, started = P.now, client = P.client, user = P.user, mac = P.mac, ip = P.ip,
-       nas_ip = P.nas_ip}
+       nas_ip = P.nas_ip, src = P.src}
 end
 local dt = math.max(0, P.time - s.time)
 local dd = math.max(0, P.inp - s.inp) + math.max(0, P.outp - s.outp)
