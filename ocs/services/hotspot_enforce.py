@@ -32,6 +32,7 @@ class Enforcer:
         self.mode = mode
         self.throttle_rate_limit = throttle_rate_limit
         self._in_flight: set[tuple[str, str]] = set()
+        self._acted: dict[tuple[str, str], float] = {}  # session -> when a request was last sent for it
 
     async def enforce(self, account: str, reason: str) -> list[str]:
         """Act on every live session of `account`; the outcomes."""
@@ -42,6 +43,12 @@ class Enforcer:
         key = (s.account, s.session_id)
         if key in self._in_flight:
             return "in-flight"
+        now = time.monotonic()
+        if reason != "operator" and now - self._acted.get(key, -RETRY_AFTER) < RETRY_AFTER:
+            return "recent"  # the interims and the reaper after the first attempt: no repeat for a while
+        if len(self._acted) > 100_000:
+            self._acted = {k: t for k, t in self._acted.items() if now - t < RETRY_AFTER}
+        self._acted[key] = now
         client = self.clients.get(s.client)
         if client is None or not s.source:
             log.warning("dynauth-no-router", account=s.account, session=s.session_id, client=s.client)

@@ -67,7 +67,8 @@ def test_used_up_voucher_gets_a_disconnect_request_that_the_router_acks(hs):
         klass = online(hs, code, "x-ack")
         assert acct(hs, code, klass, "x-ack", "Interim-Update", 10, 10, 100).code == "Accounting-Response"
         rows = dynauth_rows(hs, "x-ack")
-        assert [(r["kind"], r["outcome"], r["sends"]) for r in rows] == [("disconnect", "ack", 1)]
+        assert [(r["kind"], r["outcome"], r["sends"], r["reason"]) for r in rows] == [("disconnect", "ack", 1,
+                                                                                      "exhausted")]
         raw = next(r for r in router.received if b"x-ack" in r)
         assert raw[0] == 40  # RFC 5176 Disconnect-Request
         assert hashlib.md5(raw[:4] + bytes(16) + raw[20:] + SECRET.encode()).digest() == raw[4:20]
@@ -89,7 +90,7 @@ def test_a_router_that_never_answers_gets_retransmissions_then_a_recorded_timeou
         klass = online(hs, code, "x-silent")
         acct(hs, code, klass, "x-silent", "Interim-Update", 10, 10, 150)
         rows = dynauth_rows(hs, "x-silent")
-        assert [(r["outcome"], r["sends"]) for r in rows] == [("timeout", 3)]  # 1 + coa_retries
+        assert [(r["outcome"], r["sends"], r["reason"]) for r in rows] == [("timeout", 3, "exhausted")]  # 1 + retries
         mine = [r for r in router.received if b"x-silent" in r]
         assert len(mine) == 3 and len(set(mine)) == 1  # the same datagram each time (RFC 5176 §2.3)
     finally:
