@@ -77,6 +77,31 @@ def package_list(config_path: str, as_json: bool) -> None:
     emit(out, as_json, lambda: table(header, [[p[k] for k in header] for p in out], "no packages"))
 
 
+@package.command("purchase")
+@config_option
+@click.option("--msisdn", required=True, help="The subscriber (its account pays with airtime).")
+@click.option("--package", "package_code", required=True, metavar="CODE", help="The hotspot package.")
+@click.option("--pin", required=True, help="The password the subscriber logs in with (user name: the MSISDN).")
+@click.option("--ref", help="Payment reference (idempotent: the same ref never debits twice) [generated].")
+@json_option
+def package_purchase(config_path: str, msisdn: str, package_code: str, pin: str, ref: str | None,
+                     as_json: bool) -> None:
+    """A mobile subscriber buys a hotspot package with airtime."""
+    import uuid
+
+    from ocs.cli.money import check_msisdn_option
+
+    config = load_or_exit(config_path)
+    msisdn = check_msisdn_option(msisdn, "msisdn", as_json)
+    reference = ref or "hs-" + uuid.uuid4().hex[:16]
+
+    async def body(charging: Any) -> dict[str, Any]:
+        return dict(await _service(charging).purchase(charging, msisdn, package_code, pin, reference))
+
+    out = call(config, as_json, body)
+    emit({"ok": True, **out}, as_json, lambda: f"{msisdn} bought hotspot package {package_code} ({out['price']})")
+
+
 @hotspot.group("session")
 def session() -> None:
     """Live hotspot sessions."""

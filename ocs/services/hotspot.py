@@ -102,6 +102,23 @@ class HotspotService:
                 progress(1)
         return codes
 
+    async def purchase(self, charging: ChargingService, msisdn: str, package_code: str, pin: str,
+                       ref: str) -> dict[str, Any]:
+        """A mobile subscriber buys a package with airtime: the price is debited from the account the MSISDN
+        points at (idempotent by `ref`; InsufficientFunds when it cannot pay), then the allowance lands in
+        that account and the subscriber logs in with the MSISDN as user name and `pin` as password. A new
+        purchase replaces the account's previous hotspot allowance."""
+        if not pin or len(pin) > 64:
+            raise InvalidPackage("the PIN must be 1 to 64 characters")
+        p = await self.package(package_code)
+        account = await charging.account_of_msisdn(msisdn)
+        if p.price:
+            await charging.adjust(account, -p.price, ref, f"hotspot package {p.code}")
+        await self.redis.provision(account, "hsuser", msisdn, pin, time_seconds=p.time_seconds,
+                                   data_octets=p.data_octets, rate_limit=p.rate_limit,
+                                   validity_hours=p.validity_hours, devices=p.devices, bind_mac=False)
+        return {"account": account, "msisdn": msisdn, "package": p.code, "price": p.price, "ref": ref}
+
     async def voucher(self, code: str, now: int | None = None) -> dict[str, Any]:
         """The voucher as `ocsd voucher show` prints it."""
         account = await self.redis.account_of("voucher", code)

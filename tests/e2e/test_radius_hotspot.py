@@ -120,3 +120,20 @@ def test_voucher_bound_to_another_mac_and_unknown_code_are_refused_readably(hs):
     assert unknown.attributes["Reply-Message"] == "Unknown code or wrong password"
     wrong = login(hs, code, "AA:00:00:00:01:01", chap=True, password="not-it")
     assert wrong.code == "Access-Reject"
+
+
+def test_subscriber_buys_a_package_with_airtime_and_logs_in_with_msisdn_and_pin(hs):
+    imsi, msisdn = "001019900000001", "15559900001"
+    hs.cli("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn, "--k", "465b5ce8b199b49faa5f0a2ee238a6bc",
+           "--opc", "cd63cb71954a9f4e48a5994e37a02baf")
+    hs.cli("account", "topup", "--msisdn", msisdn, "--amount", "150", "--ref", "t-1")
+    bought = hs.cli("hotspot", "package", "purchase", "--msisdn", msisdn, "--package", "h1", "--pin", "4321",
+                    "--ref", "hs-1")
+    assert bought["ok"] and bought["price"] == 100
+    assert hs.cli("account", "show", "--msisdn", msisdn)["balance"] == 50
+    assert login(hs, msisdn, chap=True, password="4321").code == "Access-Accept"
+    assert login(hs, msisdn, chap=True, password="1234").attributes["Reply-Message"] == \
+        "Unknown code or wrong password"
+    poor = hs.cli("hotspot", "package", "purchase", "--msisdn", msisdn, "--package", "h1", "--pin", "4321",
+                  "--ref", "hs-2", check=False)
+    assert poor["ok"] is False  # 50 left: cannot pay 100
