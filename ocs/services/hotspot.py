@@ -52,6 +52,8 @@ class HotspotService:
         self.redis = HotspotRedis(store)
         self.pool = pool
         self.guard = guard or StoreGuard("redis", 1.0)
+        # voucher code -> account: a voucher never changes account, so the request path asks Redis once per code
+        self._voucher_accounts: dict[str, str] = {}
 
     # --- packages and vouchers (PostgreSQL, then Redis) ------------------------------------------------------
     async def create_package(self, p: HotspotPackage) -> None:
@@ -145,9 +147,14 @@ class HotspotService:
 
     # --- the request path (Redis only) --------------------------------------------------------------------------
     async def account_of_user(self, user: str) -> str:
+        account = self._voucher_accounts.get(user)
+        if account is not None:
+            return account
         for kind in ("voucher", "hsuser"):
             account = await self.guard.call(self.redis.account_of, kind, user)
             if account is not None:
+                if kind == "voucher" and len(self._voucher_accounts) < 1_000_000:
+                    self._voucher_accounts[user] = account
                 return account
         raise UnknownVoucher(user)
 

@@ -126,3 +126,23 @@ def test_operator_disconnect_and_accounting_on_close_sessions(hs):
         assert "x-op" not in [s["acct_session_id"] for s in hs.cli("hotspot", "session", "list")]
     finally:
         router.close()
+
+
+def test_throttle_sends_a_coa_with_the_lower_rate_limit(tmp_path):
+    coa_port = free_udp_port()
+    with hotspot_daemon(tmp_path, radius_extra='on_exhausted = "throttle"\nthrottle_rate_limit = "32k/32k"',
+                        coa_port=coa_port) as h:
+        h.cli("hotspot", "package", "create", "--code", "t100", "--name", "t", "--time-seconds", "100",
+              "--rate-limit", "1M/1M", "--validity-hours", "1", "--price", "10")
+        router = RouterListener(coa_port)
+        try:
+            code = voucher(h, "t100")
+            klass = online(h, code, "x-coa")
+            acct(h, code, klass, "x-coa", "Interim-Update", 1, 1, 100)
+            rows = dynauth_rows(h, "x-coa")
+            assert [(r["kind"], r["outcome"]) for r in rows] == [("coa", "ack")]
+            raw = next(r for r in router.received if b"x-coa" in r)
+            pkt = Packet(secret=SECRET.encode(), dict=load_dictionary(), packet=raw)
+            assert raw[0] == 43 and pkt["Mikrotik-Rate-Limit"] == ["32k/32k"]  # RFC 5176 CoA-Request
+        finally:
+            router.close()
