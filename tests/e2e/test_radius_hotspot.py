@@ -137,3 +137,37 @@ def test_subscriber_buys_a_package_with_airtime_and_logs_in_with_msisdn_and_pin(
     poor = hs.cli("hotspot", "package", "purchase", "--msisdn", msisdn, "--package", "h1", "--pin", "4321",
                   "--ref", "hs-2", check=False)
     assert poor["ok"] is False  # 50 left: cannot pay 100
+
+
+def test_a_duplicated_interim_gets_the_same_reply_and_deducts_once(hs):
+    import socket
+
+    from pyrad.packet import AcctPacket
+
+    from radius.dictionary import load_dictionary
+    code = voucher(hs)
+    klass = login(hs, code).attributes["Class"]
+    pkt = AcctPacket(id=42, secret=SECRET.encode(), dict=load_dictionary())
+    for name, value in (("User-Name", code), ("Acct-Status-Type", "Interim-Update"), ("Acct-Session-Id", "dup"),
+                        ("Class", bytes.fromhex(klass[2:])), ("Acct-Session-Time", 30), ("Acct-Input-Octets", 7)):
+        pkt[name] = value
+    raw = pkt.RequestPacket()
+    before = hs.metric("ocsd_radius_requests_total", {"client": "router-1", "outcome": "duplicate"})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        replies = []
+        for _ in range(2):  # the NAS retransmits: same source port, Identifier and authenticator
+            sock.sendto(raw, ("127.0.0.1", hs.acct_port))
+            replies.append(sock.recv(4096))
+    assert replies[0] == replies[1] and replies[0][0] == 5  # Accounting-Response, byte for byte the same
+    assert hs.metric("ocsd_radius_requests_total", {"client": "router-1", "outcome": "duplicate"}) == before + 1
+    shown = hs.cli("voucher", "show", code)
+    assert shown["time_left_seconds"] == 3600 - 30 and shown["data_left_octets"] == 10 * GIB - 7
+
+
+def test_voucher_batch_to_csv(hs, tmp_path):
+    out = tmp_path / "v.csv"
+    done = hs.cli("voucher", "generate", "--package", "h1", "--count", "3", "--out", str(out))
+    assert done["count"] == 3
+    rows = out.read_text().splitlines()
+    assert rows[0] == "code,package" and len(rows) == 4 and len({r.split(",")[0] for r in rows[1:]}) == 3

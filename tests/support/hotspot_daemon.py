@@ -71,6 +71,19 @@ class Hotspot:
     auth_port: int
     acct_port: int
     daemon: DaemonProcess
+    admin_port: int = 0
+
+    def metric(self, name: str, labels: dict[str, str]) -> float:
+        """A sample of the daemon's /metrics (0 when absent)."""
+        import urllib.request
+
+        from prometheus_client.parser import text_string_to_metric_families
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5).read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return float(sample.value)
+        return 0.0
 
     def cli(self, *args: str, check: bool = True) -> dict:
         out = subprocess.run([sys.executable, "-c", "from ocs.cli import main; main()", *args, "-c", str(self.config),
@@ -103,12 +116,13 @@ name = "router-1"
 secret = "{SECRET}"
 coa_port = {coa_port}
 """
-    config = write_config(tmp_path / "ocsd.toml", peers=[], diameter_port=free_port(), admin_port=free_port(),
+    admin_port = free_port()
+    config = write_config(tmp_path / "ocsd.toml", peers=[], diameter_port=free_port(), admin_port=admin_port,
                           extra=extra)
     daemon = DaemonProcess(config, module="ocsd")
     try:
         daemon.start()
-        yield Hotspot(config, dsn, prefix, auth_port, acct_port, daemon)
+        yield Hotspot(config, dsn, prefix, auth_port, acct_port, daemon, admin_port)
     finally:
         daemon.stop()
         asyncio.run(drop_database(name))
