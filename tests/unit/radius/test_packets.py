@@ -146,3 +146,25 @@ def test_duplicate_cache_answers_within_the_window_only():
 
 def test_accept_type_is_access_accept():
     assert AccessAccept == ACCESS_ACCEPT
+
+
+names = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=60)
+
+
+@given(names, st.integers(0, 2**32 - 1), st.ip_addresses(v=4).map(str), names, st.binary(min_size=1, max_size=60),
+       st.sampled_from(["Start", "Stop", "Interim-Update", "Accounting-On"]))
+def test_attributes_read_as_pyrad_decodes_them(user, seconds, ip, rate, klass, status):
+    pkt = AcctPacket(id=1, secret=SECRET, dict=D)
+    pkt["User-Name"] = user
+    pkt["Acct-Session-Time"] = seconds
+    pkt["Framed-IP-Address"] = ip
+    pkt["Mikrotik-Rate-Limit"] = rate  # a vendor attribute (RFC 2865 §5.26)
+    pkt["Class"] = klass
+    pkt["Acct-Status-Type"] = status
+    raw = pkt.RequestPacket()
+    req = check_request(raw, CLIENT, D)
+    oracle = Packet(secret=SECRET, dict=D, packet=raw)
+    for name in ("User-Name", "Acct-Session-Time", "Framed-IP-Address", "Mikrotik-Rate-Limit", "Class",
+                 "Acct-Status-Type"):
+        assert req.get(name) == oracle[name][0], name
+    assert req.get("Calling-Station-Id") is None
