@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -222,7 +222,9 @@ def chap_matches(request: RadiusRequest, password: bytes) -> bool | None:
     return hmac.compare_digest(expected, chap[1:])
 
 
-def encode_attributes(dictionary: Dictionary, attributes: Iterable[tuple[str, object]]) -> bytes:
+def encode_attributes(dictionary: Dictionary, attributes: Sequence[tuple[str, object]]) -> bytes:
+    if not attributes:
+        return b""  # an Accounting-Response: no attributes to encode
     packet = Packet(dict=dictionary, secret=b"", authenticator=ZERO16, id=0)
     for name, value in attributes:
         packet.AddAttribute(name, value)
@@ -249,7 +251,7 @@ def encode_reply(request: RadiusRequest, reply: RadiusReply, dictionary: Diction
     return header + response_auth + body
 
 
-def encode_request(code: int, identifier: int, attributes: Iterable[tuple[str, object]], secret: bytes,
+def encode_request(code: int, identifier: int, attributes: Sequence[tuple[str, object]], secret: bytes,
                    dictionary: Dictionary) -> bytes:
     """A Disconnect-Request or CoA-Request (RFC 5176 §3: Request Authenticator as in RFC 2866 §3) with a
     Message-Authenticator (RFC 5176 §3.1, computed over a zero authenticator)."""
