@@ -79,6 +79,7 @@ class HotspotRadius:
     interim_interval: int
     clock: Callable[[], float]
     exhausted: Callable[[str], None] = lambda account: None  # enforcement of a used-up account
+    stale_after: int = 0  # seconds without accounting after which the reaper looks at a session (0: never)
 
     def routes(self) -> Iterable[tuple[int, RadiusHandler]]:
         return ((ACCESS_REQUEST, self.access), (ACCOUNTING_REQUEST, self.accounting))
@@ -113,7 +114,7 @@ class HotspotRadius:
             "time": _int(request, "Acct-Session-Time"), "now": now, "client": ctx.client,
             "user": _str(request, "User-Name"), "mac": _str(request, "Calling-Station-Id").upper(),
             "ip": _str(request, "Framed-IP-Address"), "nas_ip": _str(request, "NAS-IP-Address"), "src": ctx.address,
-            "cause": _str(request, "Acct-Terminate-Cause")})
+            "cause": _str(request, "Acct-Terminate-Cause"), "stale": self.stale_after})
         if outcome.exhausted and kind != "stop":
             self.exhausted(outcome.account)
         return RadiusReply(ACCOUNTING_RESPONSE)

@@ -16,7 +16,7 @@ from ocs.services.hotspot import HotspotService
 from ocs.store.hotspot_redis import LiveSession
 from ocs.transport.radius import DynAuthClient
 from radius.clients import ClientTable, RadiusClient
-from radius.dynauth import ACK, KINDS, SessionRef, outcome, session_request
+from radius.dynauth import ACK, KINDS, NAK, SessionRef, outcome, session_request
 
 log = structlog.get_logger("ocs.radius")
 RETRY_AFTER = 60  # seconds before the reaper acts again on a session it has sent a request for
@@ -24,13 +24,14 @@ RETRY_AFTER = 60  # seconds before the reaper acts again on a session it has sen
 
 class Enforcer:
     def __init__(self, service: HotspotService, pool: asyncpg.Pool, clients: ClientTable, dynauth: DynAuthClient,
-                 mode: str = "disconnect", throttle_rate_limit: str = "64k/64k") -> None:
+                 mode: str = "disconnect", throttle_rate_limit: str = "64k/64k", stale_after: int = 0) -> None:
         self.service = service
         self.pool = pool
         self.clients = {c.name: c for c in clients}
         self.dynauth = dynauth
         self.mode = mode
         self.throttle_rate_limit = throttle_rate_limit
+        self.stale_after = stale_after
         self._in_flight: set[tuple[str, str]] = set()
         self._acted: dict[tuple[str, str], float] = {}  # session -> when a request was last sent for it
 
@@ -71,8 +72,13 @@ class Enforcer:
             await conn.execute("INSERT INTO hotspot_dynauth (account_id, acct_session_id, client, kind, outcome, "
                                "sends, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                                s.account, s.session_id, s.client, kind, result, sends, reason)
+        if kind == "disconnect" and result == NAK:
+            # RFC 5176 §3.5: the router refuses to end it, normally because it has no such session (Error-Cause
+            # 503): it is over as far as the router knows, so it ends here too.
+            await self.service.close_sessions(s.account, [s], int(time.time()), "Admin-Reset")
+            return result
         # The router's Accounting Stop ends the session; until then the reaper leaves it alone for a while
-        # (after an ACK the Stop is on its way; after a NAK or a timeout it tries again later).
+        # (after an ACK the Stop is on its way; after a timeout it tries again later).
         await self.service.redis.postpone(s.account, s.session_id, int(time.time()) + RETRY_AFTER)
         return result
 
@@ -84,13 +90,23 @@ class Enforcer:
         return None
 
     async def reap(self, now: float | None = None) -> int:
-        """Sessions past their deadline (time or validity ran out since the last interim)."""
+        """Sessions past their deadline: a stale one (no accounting for `stale_after`: the router lost it
+        without a Stop) ends here; for the others time or validity ran out since the last interim, and the
+        router is asked to end them. The number of sessions ended or acknowledged."""
         now = time.time() if now is None else now
         due = await self.service.redis.live_members(now)
         metrics.radius_sessions.set(len(await self.service.redis.live_members()))
         n = 0
         for account in sorted({a for a, _ in due}):
-            n += sum(1 for r in await self.enforce(account, "reaper") if r == ACK)
+            ids = {sid for a, sid in due if a == account}
+            for s in await self.service.redis.sessions(account):
+                if s.session_id not in ids:
+                    continue
+                if self.stale_after and now - s.last >= self.stale_after:
+                    log.info("hotspot-stale-session", account=account, session=s.session_id, client=s.client)
+                    n += await self.service.close_sessions(account, [s], int(now), "Lost-Service")
+                elif await self.act(s, "coa" if self.mode == "throttle" else "disconnect", "reaper") == ACK:
+                    n += 1
         return n
 
 

@@ -55,8 +55,9 @@ class RadiusRuntime:
         self.service = HotspotService(self.backends.redis, self.backends.pool,
                                       StoreGuard("redis", self.config.redis.timeout))
         self.dynauth = DynAuthClient(load_dictionary(), r.coa_timeout, r.coa_retries)
+        self.stale_after = 3 * r.interim_interval + 60  # three interims missed: the router lost the session
         self.enforcer = Enforcer(self.service, self.backends.pool, client_table(self.config), self.dynauth,
-                                 r.on_exhausted, r.throttle_rate_limit)
+                                 r.on_exhausted, r.throttle_rate_limit, self.stale_after)
 
     def jobs(self) -> list[tuple[str, float, Callable[[], Awaitable[int]]]]:
         """Housekeeping jobs: (name, interval, job)."""
@@ -83,7 +84,7 @@ class RadiusRuntime:
 
     async def start(self) -> None:
         r = self.config.radius
-        app = HotspotRadius(self.service, r.interim_interval, time.time, self.on_exhausted)
+        app = HotspotRadius(self.service, r.interim_interval, time.time, self.on_exhausted, self.stale_after)
         dispatch = RadiusDispatch(report=_report)
         for code, handler in app.routes():
             dispatch.register(code, handler)

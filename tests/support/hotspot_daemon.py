@@ -32,11 +32,12 @@ class RouterListener:
     """The router's Disconnect/CoA side (RFC 5176): a UDP listener that records each request and answers ACK
     (or never, with `answer=False`)."""
 
-    def __init__(self, port: int, answer: bool = True) -> None:
+    def __init__(self, port: int, answer: bool = True, nak: bool = False) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", port))
         self.sock.settimeout(0.2)
         self.answer = answer
+        self.nak = nak  # answer NAK (code + 2: Disconnect-NAK 42, CoA-NAK 45) instead of ACK
         self.received: list[bytes] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -53,8 +54,8 @@ class RouterListener:
                 continue
             self.received.append(data)
             if self.answer:
-                ack = Packet(code=data[0] + 1, id=data[1], secret=SECRET.encode(), authenticator=data[4:20],
-                             dict=load_dictionary())
+                ack = Packet(code=data[0] + (2 if self.nak else 1), id=data[1], secret=SECRET.encode(),
+                             authenticator=data[4:20], dict=load_dictionary())
                 self.sock.sendto(ack.ReplyPacket(), addr)
 
     def close(self) -> None:

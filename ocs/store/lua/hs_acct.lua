@@ -3,7 +3,8 @@
 --       4 the closed-session stream (shared, slot key; moved into PostgreSQL by housekeeping)
 -- ARGV[1]: {account, sid (Acct-Session-Id), status ("start"|"interim"|"stop"), inp, outp (64-bit cumulative
 --           octets), time (cumulative Acct-Session-Time), now, client, user, mac, ip, nas_ip, src (the router's
---           source address: where Disconnect/CoA go), cause}
+--           source address: where Disconnect/CoA go), cause, stale (seconds without accounting after which
+--           the reaper looks at the session; 0: never)}
 -- Returns: {t, d (-1 unlimited), exp, exhausted (1 when time or data is used up or validity ended),
 --           dt, dd (what this packet deducted)}
 -- Invariant: counters are cumulative per session; only the positive delta since the last packet of the session
@@ -53,9 +54,11 @@ if P.status == 'stop' then
              'outp', fmt(s.outp), 'time', fmt(s.time), 'cause', P.cause)
 else
   redis.call('HSET', KEYS[2], P.sid, sess_enc(s))
-  -- the reaper's index: when this session's time runs out if nothing else is reported (now + time left)
+  -- the reaper's index: when this session's time runs out if nothing else is reported (now + time left), or
+  -- its validity ends, or it goes stale (no accounting for P.stale seconds: the router lost it)
   local deadline = P.now + t
   if exp > 0 and exp < deadline then deadline = exp end
+  if P.stale and P.stale > 0 and P.now + P.stale < deadline then deadline = P.now + P.stale end
   redis.call('ZADD', KEYS[3], deadline, member)
 end
 local exhausted = 0
