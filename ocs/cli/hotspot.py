@@ -74,7 +74,8 @@ def package_list(config_path: str, as_json: bool) -> None:
 
     out = [_package_json(p) for p in call(config, as_json, body)]
     header = ("code", "name", "time_seconds", "data_octets", "rate_limit", "validity_hours", "devices", "price")
-    emit(out, as_json, lambda: table(header, [[p[k] for k in header] for p in out], "no packages"))
+    emit(out, as_json, lambda: table(header, [["unlimited" if p[k] is None else p[k] for k in header] for p in out],
+                                     "no packages"))
 
 
 @package.command("purchase")
