@@ -109,12 +109,12 @@ class RadiusRequest:
     client: RadiusClient
     attributes: dict[AttrKey, list[bytes]] = field(repr=False)
     message_authenticator: bool  # the request carried a valid one
-    dictionary: Dictionary = field(repr=False)
+    index: dict[str, tuple[AttrKey, str, Any]] = field(repr=False)  # the dictionary by name (_index)
 
     def get(self, name: str) -> object | None:
         """The first value of attribute `name`, decoded by its dictionary type (an enumerated integer as its
         name), or None when absent or malformed."""
-        key, datatype, values = _index(self.dictionary)[name]
+        key, datatype, values = self.index[name]
         raw = self.attributes.get(key)
         if not raw:
             return None
@@ -189,7 +189,8 @@ def check_request(data: bytes, client: RadiusClient, dictionary: Dictionary) -> 
             raise Drop(BAD_MESSAGE_AUTHENTICATOR)
     elif code == ACCESS_REQUEST and client.message_authenticator == REQUIRE:
         raise Drop(MISSING_MESSAGE_AUTHENTICATOR)  # RFC 3579 §3.2, BlastRADIUS (CVE-2024-3596) advice
-    return RadiusRequest(code, identifier, authenticator, client, read_attributes(body), ma_at >= 0, dictionary)
+    return RadiusRequest(code, identifier, authenticator, client, read_attributes(body), ma_at >= 0,
+                         _index(dictionary))
 
 
 def pap_password(request: RadiusRequest) -> bytes | None:
