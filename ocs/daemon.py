@@ -24,6 +24,7 @@ from ocs.gctune import tune_gc
 from ocs.services.charging import ChargingService
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
+from ocs.services.radius_runtime import RadiusRuntime
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 from ocs.transport.trace import Tracer
@@ -78,14 +79,17 @@ class Daemon:
     _watchdog_task: asyncio.Task[None] | None = None
     backends: Backends | None = None
     housekeeping: Housekeeping | None = None
+    radius: RadiusRuntime | None = None
 
     async def start(self) -> None:
         cfg = self.config
         if self.dispatch is None:
             # The ledger writer and housekeeping run whenever Redis and PostgreSQL are configured, whatever
             # applications are enabled (money moved by the CLI must reach PostgreSQL all the same).
-            if cfg.diameter.applications or cfg.stores_configured:
+            if cfg.diameter.applications or cfg.stores_configured or cfg.radius.enabled:
                 self.backends = await open_backends(cfg, keys=bool(cfg.diameter.applications))
+                if cfg.radius.enabled:
+                    self.radius = RadiusRuntime(cfg, self.backends)
                 await self._start_housekeeping(self.backends)
             self.dispatch = build_dispatch(cfg, self.backends)
         node = Node(
@@ -118,6 +122,8 @@ class Daemon:
             server = await self.diameter.listen(host, port)
             for sock in server.sockets:
                 log.info("listening", protocol="diameter", address=str(sock.getsockname()))
+        if self.radius is not None:
+            await self.radius.start()
         admin_host, admin_port = split_hostport(cfg.admin.listen)
         router = default_router()
         Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout, cfg.admin.ledger_lag_limit,
@@ -135,7 +141,8 @@ class Daemon:
         charging = ChargingService(backends.redis, backends.pool)
         await charging.load()
         c = self.config.charging
-        self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval)
+        self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
+                                         jobs=self.radius.jobs() if self.radius is not None else [])
         self.housekeeping.start()
 
     async def _ping(self, interval: float) -> None:
@@ -151,6 +158,8 @@ class Daemon:
         log.info("stopping")
         if self.diameter is not None:
             await self.diameter.stop()
+        if self.radius is not None:
+            await self.radius.stop()
         if self.admin is not None:
             self.admin.close()
             await self.admin.wait_closed()

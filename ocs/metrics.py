@@ -155,6 +155,20 @@ housekeeping_runs_total = Counter(
     "ocsd_housekeeping_runs_total", "Passes of the background jobs (reap, expire), by outcome", ("job", "result"),
     registry=REGISTRY)
 
+radius_requests_total = _registered(Counts(
+    "ocsd_radius_requests_total", "RADIUS requests handled, by client name, packet type and outcome "
+    "(the reply's type, or dropped)", ("client", "type", "outcome")))
+
+radius_drops_total = _registered(Counts(
+    "ocsd_radius_drops_total", "RADIUS datagrams discarded without a reply, by reason", ("reason",)))
+
+radius_sessions = Gauge(
+    "ocsd_radius_sessions", "Hotspot sessions online (as last counted by the session reaper)", registry=REGISTRY)
+
+radius_dynauth_total = _registered(Counts(
+    "ocsd_radius_dynauth_total", "Disconnect and CoA requests sent, by type and outcome (ack, nak, timeout)",
+    ("type", "outcome")))
+
 
 build_info = Info("ocsd_build", "The running ocsd: version and Python", registry=REGISTRY)  # ocsd_build_info
 build_info.info({"version": __version__, "python": platform.python_version()})
@@ -181,4 +195,5 @@ __all__ = [
     "diameter_read_pauses_total", "diameter_request_seconds", "diameter_requests_total", "diameter_write_buffer_bytes",
     "housekeeping_runs_total", "ledger_entries_written_total", "ledger_lag_seconds", "ledger_write_failures_total",
     "peer_states", "render", "s6a_requests_total", "store_call_seconds",
+    "radius_drops_total", "radius_dynauth_total", "radius_requests_total", "radius_sessions",
 ]

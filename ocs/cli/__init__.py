@@ -61,13 +61,23 @@ def config_check(config_path: str, as_json: bool, offline: bool) -> None:
 
 
 def _register() -> None:
-    from ocs.cli import catalog_admin, charging, database, diameter, status, subscriber_admin, subscribers
+    from ocs.cli import (
+        catalog_admin,
+        charging,
+        database,
+        diameter,
+        hotspot,
+        status,
+        subscriber_admin,
+        subscribers,
+    )
 
     # these modules add commands to groups defined elsewhere (`db create`, `subscriber list|set`, `bundle
     # update|retire`, `tariff delete`)
     assert database.db_create and subscriber_admin.subscriber_set and catalog_admin.tariff_delete
 
-    for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS):
+    for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS,
+                  *hotspot.GROUPS):
         cli.add_command(group)
 
 

@@ -53,6 +53,8 @@ class Housekeeping:
     expire_interval: float
     backoff_min: float = 0.5     # first retry after a failed pass, doubled per further failure
     backoff_max: float = 30.0    # the longest wait between attempts while a store is down
+    # more jobs: (name, interval, job), e.g. the hotspot's (ocs/services/radius_runtime.py)
+    jobs: list[tuple[str, float, Callable[[], Awaitable[int]]]] = field(default_factory=list)
     writer: LedgerWriter = field(init=False)
     attempts: Counter[str] = field(default_factory=Counter)  # passes tried, by job (tests count them)
     failures: Counter[str] = field(default_factory=Counter)  # passes failed, by job
@@ -72,6 +74,7 @@ class Housekeeping:
             ("reap", self.reap_interval, self._reap),
             ("expire", self.expire_interval, self._expire),
             ("reload", self.expire_interval, self._reload),
+            *self.jobs,
         ]
         self._tasks = [asyncio.create_task(self._run(name, interval, job), name=f"housekeeping-{name}")
                        for name, interval, job in jobs]
