@@ -18,11 +18,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ocs.apps.dispatch import Context, Handler
+from ocs.apps.s6a_data import (
+    APP_S6A,
+    TGPP,
+    _d,
+    subscription_data,
+    tbcd,
+)
 from ocs.diameter.answers import error_answer
 from ocs.diameter.avp import Avp, constant
 from ocs.diameter.capabilities import Application
 from ocs.diameter.codes import DIAMETER_INVALID_AVP_LENGTH, DIAMETER_INVALID_AVP_VALUE, DIAMETER_SUCCESS
-from ocs.diameter.dictionary import Dictionary, default_dictionary
+from ocs.diameter.dictionary import Dictionary
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
 from ocs.subscribers.errors import (
@@ -36,9 +43,6 @@ from ocs.subscribers.errors import (
 )
 from ocs.subscribers.identities import is_imsi
 from ocs.subscribers.profiles import ApnProfile, SubscriberProfile
-
-APP_S6A = 16777251
-TGPP = 10415
 
 # TS 29.272 §7.4.3 permanent and §7.4.4 transient failures (Experimental-Result-Code, vendor 10415)
 DIAMETER_ERROR_USER_UNKNOWN = 5001
@@ -55,12 +59,8 @@ ULR_INITIAL_ATTACH = 1 << 5
 ULA_SEPARATION_INDICATION = 1 << 0  # §7.3.8
 PUA_FREEZE_M_TMSI = 1 << 0  # §7.3.48
 NO_STATE_MAINTAINED = 1  # RFC 6733 §8.11 Auth-Session-State
-SUBSCRIBER_STATUS_SERVICE_GRANTED, SUBSCRIBER_STATUS_ODB = 0, 1  # §7.3.29
-ODB_ALL_PACKET_ORIENTED_SERVICES_BARRED = 1 << 0  # §7.3.30
-NETWORK_ACCESS_MODE_ONLY_PACKET = 2  # §7.3.21
 CANCELLATION_MME_UPDATE_PROCEDURE = 0  # §7.3.24
 RAT_TYPE_EUTRAN = 1004  # TS 29.212 §5.3.31
-PDN_TYPES = {"ipv4": 0, "ipv6": 1, "ipv4v6": 2, "ipv4_or_ipv6": 3}  # §7.3.62
 MAX_VECTORS = 5
 
 # What an outcome is called in the s6a_requests_total metric
@@ -69,11 +69,6 @@ _LABELS: dict[type[Exception], str] = {
     NoSubscription: "unknown_eps_subscription", RatNotAllowed: "rat_not_allowed",
     StoreUnavailable: "store_unavailable",
 }
-
-
-def _d(dictionary: Dictionary | None) -> Dictionary:
-    """The dictionary as S6a writes AVPs (the M-bit of re-used AVPs, TS 29.272 Table 7.3.1/2)."""
-    return (dictionary if dictionary is not None else default_dictionary()).for_application(APP_S6A)
 
 
 # --- requests ------------------------------------------------------------------------------------------------
@@ -142,55 +137,6 @@ def parse_ulr(req: Message, dictionary: Dictionary | None = None) -> LocationReq
     r = _d(dictionary).read(req)
     return LocationRequest(_imsi(r), _plmn(r), r.get("ULR-Flags", 0), r.get("RAT-Type"), r.get("Origin-Host", ""),
                            r.get("Origin-Realm", ""))
-
-
-# --- subscription data ------------------------------------------------------------------------------------------
-
-def tbcd(digits: str) -> bytes:
-    """TBCD string (TS 29.002 §17.7.8): two digits an octet, low nibble first, odd length padded with F."""
-    if len(digits) % 2:
-        digits += "F"
-    return bytes(int(digits[i + 1], 16) << 4 | int(digits[i], 16) for i in range(0, len(digits), 2))
-
-
-def _ambr(ul: int, dl: int) -> dict[str, int]:
-    return {"Max-Requested-Bandwidth-UL": min(ul, 0xFFFFFFFF), "Max-Requested-Bandwidth-DL": min(dl, 0xFFFFFFFF)}
-
-
-def subscription_data(s: SubscriberProfile, apn_profiles: dict[str, ApnProfile],
-                      dictionary: Dictionary | None = None) -> Avp:
-    """Subscription-Data (TS 29.272 §7.3.2) as open5gs's MME needs it: MSISDN, Subscriber-Status (with ODB when
-    barred), Network-Access-Mode, AMBR, and the APN-Configuration-Profile whose first APN is the default."""
-    data: dict[str, Any] = {"MSISDN": tbcd(s.msisdn)}
-    if s.status == "barred":
-        data["Subscriber-Status"] = SUBSCRIBER_STATUS_ODB
-        data["Operator-Determined-Barring"] = ODB_ALL_PACKET_ORIENTED_SERVICES_BARRED
-    else:
-        data["Subscriber-Status"] = SUBSCRIBER_STATUS_SERVICE_GRANTED
-    data["Network-Access-Mode"] = NETWORK_ACCESS_MODE_ONLY_PACKET
-    data["AMBR"] = _ambr(s.ambr_ul, s.ambr_dl)
-    configs = []
-    for i, name in enumerate(s.apns, start=1):
-        p = apn_profiles.get(name) or ApnProfile(name)
-        configs.append({
-            "Context-Identifier": i,
-            "PDN-Type": PDN_TYPES[p.pdn_type],
-            "Service-Selection": name,
-            "EPS-Subscribed-QoS-Profile": {
-                "QoS-Class-Identifier": p.qci,
-                "Allocation-Retention-Priority": {
-                    "Priority-Level": p.arp_priority,
-                    "Pre-emption-Capability": 0 if p.preemption_capable else 1,  # §7.3.41: 0 = ENABLED
-                    "Pre-emption-Vulnerability": 0 if p.preemption_vulnerable else 1}},
-            "AMBR": _ambr(p.ambr_ul if p.ambr_ul is not None else s.ambr_ul,
-                          p.ambr_dl if p.ambr_dl is not None else s.ambr_dl),
-        })
-    if configs:
-        data["APN-Configuration-Profile"] = {
-            "Context-Identifier": 1,  # the default APN: the first of the subscriber's list
-            "All-APN-Configurations-Included-Indicator": "ALL_APN_CONFIGURATIONS_INCLUDED",
-            "APN-Configuration": configs}
-    return _d(dictionary).build({"Subscription-Data": data})[0]
 
 
 # --- answers ---------------------------------------------------------------------------------------------------

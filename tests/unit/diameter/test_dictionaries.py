@@ -24,7 +24,7 @@ from diameter.message.avp import (
 )
 from diameter.message.avp.dictionary import AVP_DICTIONARY, AVP_VENDOR_DICTIONARY
 
-from ocs.apps import s6a
+from ocs.apps import s6a, s6a_data
 from ocs.diameter.codes import AVP_MANDATORY, AVP_VENDOR
 from ocs.diameter.dictionary import AvpDef, Dictionary, default_dictionary_dir, load_dictionary, parse_file
 
@@ -311,11 +311,11 @@ def test_enumerations_the_code_and_tests_use(d):
     assert d.avp("Multiple-Services-Indicator").enum["MULTIPLE_SERVICES_SUPPORTED"] == 1
     assert d.avp("User-Equipment-Info-Type").enum["IMEISV"] == 0
     assert d.avp("Auth-Session-State").enum["NO_STATE_MAINTAINED"] == s6a.NO_STATE_MAINTAINED
-    assert d.avp("Network-Access-Mode").enum["ONLY_PACKET"] == s6a.NETWORK_ACCESS_MODE_ONLY_PACKET
-    assert d.avp("Subscriber-Status").enum["OPERATOR_DETERMINED_BARRING"] == s6a.SUBSCRIBER_STATUS_ODB
+    assert d.avp("Network-Access-Mode").enum["ONLY_PACKET"] == s6a_data.NETWORK_ACCESS_MODE_ONLY_PACKET
+    assert d.avp("Subscriber-Status").enum["OPERATOR_DETERMINED_BARRING"] == s6a_data.SUBSCRIBER_STATUS_ODB
     assert d.avp("Cancellation-Type").enum["MME_UPDATE_PROCEDURE"] == s6a.CANCELLATION_MME_UPDATE_PROCEDURE
     assert d.avp("RAT-Type").enum["EUTRAN"] == s6a.RAT_TYPE_EUTRAN
-    assert {k.lower(): v for k, v in d.avp("PDN-Type").enum.items()} == s6a.PDN_TYPES
+    assert {k.lower(): v for k, v in d.avp("PDN-Type").enum.items()} == s6a_data.PDN_TYPES
 
 
 def test_gy_extends_the_rfc_4006_grouped_avps(d):
