@@ -20,6 +20,7 @@ from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dic
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.services.charging import ChargingService
+from ocs.services.gy import gy_application
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.systemd import Notifier
@@ -43,6 +44,7 @@ def peer_config(p: DiameterPeerConfig) -> PeerConfig:
 # The applications by their name in `[diameter] applications`: one line each.
 APPLICATIONS: dict[str, Callable[[Config, Backends], DiameterApplication]] = {
     "s6a": s6a_application,
+    "gy": gy_application,
 }
 
 
@@ -126,6 +128,7 @@ class Daemon:
         """The ledger writer, the reservation reaper and bundle expiry (ocs.services.housekeeping)."""
         charging = ChargingService(backends.redis, backends.pool)
         await charging.load()
+        backends.charging = charging
         c = self.config.charging
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval)
         self.housekeeping.start()

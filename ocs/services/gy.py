@@ -1,0 +1,57 @@
+"""Gy (online charging) assembled from the config and the backends: the decisions of ocs.apps.gy over the
+one-script session store (ocs.store.gy_redis) behind a store guard (Redis down or hung: a transient answer).
+The hot path reads tariffs from the charging service's memory and touches Redis only, never PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ocs.apps.gy import Gy, Item
+from ocs.apps.gy_messages import CreditControlRequest
+from ocs.backends import Backends
+from ocs.config import Config
+from ocs.metrics import gy_requests_total
+from ocs.store.guard import StoreGuard
+from ocs.store.gy_redis import GyRedis
+
+
+class GuardedGyStore:
+    """GyStore over GyRedis, every call bounded by the Redis timeout."""
+
+    def __init__(self, redis: GyRedis, guard: StoreGuard) -> None:
+        self.redis = redis
+        self.guard = guard
+
+    async def account_of(self, imsi: str | None, msisdn: str | None) -> str:
+        return await self.guard.call(self.redis.account_of, imsi, msisdn)
+
+    async def session_account(self, session_id: str) -> str | None:
+        return await self.guard.call(self.redis.session_account, session_id)
+
+    async def ccr(self, account: str, ccr: CreditControlRequest, peer: str, realm: str,
+                  items: list[Item]) -> dict[str, Any]:
+        return await self.guard.call(self.redis.ccr, account, ccr.session_id, ccr.request_type,
+                                     ccr.request_number, peer, realm, [i.params() for i in items],
+                                     int(time.time() * 1000))
+
+
+def gy_store(config: Config, backends: Backends) -> GyRedis:
+    return GyRedis(backends.redis, session_lifetime=config.gy.validity_time + config.gy.session_grace,
+                   answer_ttl=config.gy.answer_ttl)
+
+
+def gy_application(config: Config, backends: Backends) -> Gy:
+    """Gy over the session store; tariffs from the daemon's charging service (loaded at start, reloaded by
+    housekeeping)."""
+    charging = backends.charging
+    if charging is None:
+        raise ValueError("gy needs the charging service: [redis] and [postgres] must be configured")
+    guard = StoreGuard("redis", config.redis.timeout)
+    return Gy(config.node.origin_host, config.node.origin_realm, config.gy,
+              GuardedGyStore(gy_store(config, backends), guard), charging.tariff,
+              home_plmns=config.auc.home_plmns,
+              outcome=lambda kind, result: gy_requests_total.inc((kind, str(result))))
+
+
+__all__ = ["GuardedGyStore", "gy_application", "gy_store"]
