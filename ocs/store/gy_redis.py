@@ -62,7 +62,8 @@ class GyRedis:
         # the lookup is issued in the same event-loop turn as the script: one round trip (auto-pipelining)
         side = (p.call("DEL", lookup) if request_type == 3
                 else p.call("SET", lookup, account, "EX", self.session_lifetime))
-        results: tuple[Any, ...] = await asyncio.gather(s.evalsha("gy_ccr", keys, [params]), side, return_exceptions=True)
+        results: tuple[Any, ...] = await asyncio.gather(s.evalsha("gy_ccr", keys, [params]), side,
+                                                        return_exceptions=True)
         reply = results[0]
         if isinstance(reply, ReplyError):
             message = str(reply)

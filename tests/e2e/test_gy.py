@@ -1,0 +1,202 @@
+"""The daemon as OCS over TCP, python-diameter as the PGW (RFC 4006, TS 32.299 §6.3): CCR-I/U/T for data,
+exhaustion (Final-Unit-Indication then 4012), open5gs-shaped CCRs, a retransmission charged once, unknown
+subscriber and session, malformed CCRs, and a session continued by a second ocsd process."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.integration.conftest import REDIS_URL, create_database, drop_database
+from tests.support.daemon_process import DaemonProcess, backends_config, free_port, write_config
+from tests.support.gy_pgw import (
+    INITIAL,
+    TERMINATION,
+    UPDATE,
+    Pgw,
+    account_view,
+    by_rg,
+    data_tariff,
+    mscc,
+    provision,
+    run,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+GRANT = 100_000  # [gy] grant_octets
+RG_DATA, RG_OTHER = 10, 11
+
+
+@dataclass
+class Ocs:
+    daemon: DaemonProcess
+    port: int
+    dsn: str
+    prefix: str
+    config: Path
+
+    def subscriber(self, balance: int) -> tuple[str, str, str]:
+        return run(provision(REDIS_URL, self.prefix, self.dsn, balance=balance))
+
+    def balance(self, account: str) -> tuple[int, int]:
+        view = run(account_view(REDIS_URL, self.prefix, account))
+        return view.balance, view.held
+
+
+def gy_config(tmp_path: Path, name: str, port: int, dsn: str, prefix: str) -> Path:
+    return write_config(tmp_path / name, peers=["pgw.test", "pgw2.test"], diameter_port=port,
+                        admin_port=free_port(), applications=("gy",),
+                        extra=backends_config(REDIS_URL, prefix, dsn) + f"""
+[charging]
+currency = "EUR"
+
+[auc]
+home_plmns = ["00101"]
+
+[gy]
+default_rating_group = {RG_DATA}
+grant_octets = {GRANT}
+validity_time = 600
+quota_threshold_percent = 20
+""")
+
+
+@pytest.fixture(scope="module")
+def ocs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ocs]:
+    tmp_path = tmp_path_factory.mktemp("gy")
+    name = "ocsd_e2e_" + secrets.token_hex(5)
+    dsn = asyncio.run(create_database(name))
+    prefix = "ocse2e-" + secrets.token_hex(5)
+    port = free_port()
+    config = gy_config(tmp_path, "ocsd.toml", port, dsn, prefix)
+    o = Ocs(DaemonProcess(config, module="ocsd"), port, dsn, prefix, config)
+    try:
+        # tariffs exist before the daemon starts (it reads them at start)
+        run(provision(REDIS_URL, prefix, dsn, balance=0, tariffs=[data_tariff(RG_DATA), data_tariff(RG_OTHER, 2)]))
+        o.daemon.start()
+        yield o
+    finally:
+        o.daemon.kill()
+        asyncio.run(drop_database(name))
+        r = redis.Redis.from_url(REDIS_URL)
+        for key in r.scan_iter(match=prefix + ":*"):
+            r.delete(key)
+
+
+@pytest.fixture(scope="module")
+def pgw(ocs: Ocs) -> Iterator[Pgw]:
+    p = Pgw(ocs.port)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def test_session_two_rating_groups_update_and_terminate(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=1000)  # 1 cent per 1000 octets (RG 10), 2 cents (RG 11)
+    s = pgw.session()
+    cca = pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA), mscc(RG_OTHER)]))
+    assert cca.result_code == 2001 and cca.cc_request_type == INITIAL and cca.cc_request_number == 0
+    got = by_rg(cca)
+    for rg in (RG_DATA, RG_OTHER):
+        assert got[rg].result_code == 2001
+        assert got[rg].granted_service_unit.cc_total_octets == GRANT
+        assert got[rg].validity_time == 600
+        assert got[rg].volume_quota_threshold == GRANT // 5
+        assert got[rg].final_unit_indication is None
+    assert ocs.balance(account) == (1000, 100 + 200)
+    cca = pgw.send(pgw.ccr(s, UPDATE, 1, mscc=[mscc(RG_DATA, used=GRANT, reason=3), mscc(RG_OTHER, used=10_000)]))
+    assert cca.result_code == 2001
+    assert ocs.balance(account) == (1000 - 100 - 20, 300)
+    cca = pgw.send(pgw.ccr(s, TERMINATION, 2, mscc=[mscc(RG_DATA, requested=False, used=1_500)]))
+    assert cca.result_code == 2001
+    assert ocs.balance(account) == (1000 - 100 - 20 - 2, 0)  # RG 11's reservation released, nothing charged
+    again = pgw.send(pgw.ccr(s, UPDATE, 3, mscc=[mscc(RG_DATA, used=1)]))
+    assert again.result_code == 5002  # DIAMETER_UNKNOWN_SESSION_ID: the session ended
+
+
+def test_retransmitted_update_is_charged_once(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=1000)
+    s = pgw.session()
+    pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)]))
+    update = pgw.ccr(s, UPDATE, 1, mscc=[mscc(RG_DATA, used=50_000)])
+    first = pgw.send(update)
+    assert ocs.balance(account) == (950, 100)
+    second = pgw.send(pgw.ccr(s, UPDATE, 1, mscc=[mscc(RG_DATA, used=50_000)]))  # same Session-Id and number
+    assert second.result_code == first.result_code == 2001
+    assert (by_rg(second)[RG_DATA].granted_service_unit.cc_total_octets
+            == by_rg(first)[RG_DATA].granted_service_unit.cc_total_octets)
+    assert ocs.balance(account) == (950, 100)
+
+
+def test_exhaustion_gives_final_unit_then_4012(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=150)
+    s = pgw.session()
+    cca = pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)]))
+    assert by_rg(cca)[RG_DATA].granted_service_unit.cc_total_octets == GRANT
+    assert by_rg(cca)[RG_DATA].final_unit_indication is None
+    cca = pgw.send(pgw.ccr(s, UPDATE, 1, mscc=[mscc(RG_DATA, used=GRANT)]))
+    last = by_rg(cca)[RG_DATA]
+    assert last.granted_service_unit.cc_total_octets == 50_000  # what 50 cents buy
+    assert last.final_unit_indication.final_unit_action == 0  # TERMINATE
+    cca = pgw.send(pgw.ccr(s, UPDATE, 2, mscc=[mscc(RG_DATA, used=50_000)]))
+    assert cca.result_code == 2001 and by_rg(cca)[RG_DATA].result_code == 4012
+    assert by_rg(cca)[RG_DATA].granted_service_unit is None
+    assert ocs.balance(account) == (0, 0)
+
+
+def test_open5gs_shaped_ccr_default_rating_group_and_imsi_wins(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=1000)
+    s = pgw.session()
+    # one MSCC without Rating-Group, both Subscription-Ids (the E164 one unknown), Requested-Action on a session
+    ccr = pgw.ccr(s, INITIAL, 0, imsi=imsi, msisdn="4900000000001", mscc=[mscc(None)], plmn="00101",
+                  requested_action=0)
+    cca = pgw.send(ccr)
+    assert cca.result_code == 2001
+    assert by_rg(cca)[RG_DATA].granted_service_unit.cc_total_octets == GRANT
+    assert ocs.balance(account) == (1000, 100)
+    roaming = pgw.send(pgw.ccr(pgw.session(), INITIAL, 0, imsi=imsi, mscc=[mscc(None)], plmn="26202"))
+    assert roaming.result_code == 2001
+    assert ocs.balance(account) == (1000, 100 + 500)  # the roaming price is 5 times the home price
+
+
+def test_unknown_subscriber_and_malformed_requests_charge_nothing(ocs, pgw):
+    imsi, msisdn, account = ocs.subscriber(balance=1000)
+    unknown = pgw.send(pgw.ccr(pgw.session(), INITIAL, 0, imsi="001019999999999", mscc=[mscc(RG_DATA)]))
+    assert unknown.result_code == 5030  # DIAMETER_USER_UNKNOWN
+    by_msisdn = pgw.send(pgw.ccr(pgw.session(), INITIAL, 0, msisdn=msisdn, mscc=[mscc(RG_DATA)]))
+    assert by_msisdn.result_code == 2001
+    no_type = pgw.ccr(pgw.session(), INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)])
+    no_type.cc_request_type = None
+    assert pgw.send(no_type).result_code == 5005  # DIAMETER_MISSING_AVP
+    bad_id = pgw.ccr(pgw.session(), INITIAL, 0, mscc=[mscc(RG_DATA)])
+    bad_id.add_subscription_id(subscription_id_type=1, subscription_id_data="not-an-imsi")
+    answer = pgw.send(bad_id)
+    assert answer.result_code == 5004 and answer.cc_request_type == INITIAL  # DIAMETER_INVALID_AVP_VALUE
+    assert ocs.balance(account) == (1000, 100)  # only the MSISDN session holds anything
+
+
+def test_session_continued_by_a_second_process(ocs, pgw, tmp_path):
+    imsi, _, account = ocs.subscriber(balance=1000)
+    s = pgw.session()
+    assert pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)])).result_code == 2001
+    port = free_port()
+    other = DaemonProcess(gy_config(tmp_path, "other.toml", port, ocs.dsn, ocs.prefix), module="ocsd")
+    other.start()
+    second = Pgw(port)
+    try:
+        cca = second.send(second.ccr(s, UPDATE, 1, mscc=[mscc(RG_DATA, used=GRANT)]))
+        assert cca.result_code == 2001 and by_rg(cca)[RG_DATA].granted_service_unit.cc_total_octets == GRANT
+        assert second.send(second.ccr(s, TERMINATION, 2, mscc=[mscc(RG_DATA, requested=False, used=0)])
+                           ).result_code == 2001
+    finally:
+        second.stop()
+        other.kill()
+    assert ocs.balance(account) == (900, 0)
