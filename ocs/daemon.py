@@ -20,7 +20,7 @@ from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dic
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.services.charging import ChargingService
-from ocs.services.gy import gy_application
+from ocs.services.gy import gy_application, gy_jobs
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.systemd import Notifier
@@ -130,7 +130,8 @@ class Daemon:
         await charging.load()
         backends.charging = charging
         c = self.config.charging
-        self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval)
+        self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
+                                         extra_jobs=gy_jobs(self.config, backends))
         self.housekeeping.start()
 
     async def _ping(self, interval: float) -> None:

@@ -5,6 +5,7 @@ The hot path reads tariffs from the charging service's memory and touches Redis 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ocs.apps.gy import Gy, Item
@@ -33,7 +34,7 @@ class GuardedGyStore:
                   items: list[Item]) -> dict[str, Any]:
         return await self.guard.call(self.redis.ccr, account, ccr.session_id, ccr.request_type,
                                      ccr.request_number, peer, realm, [i.params() for i in items],
-                                     int(time.time() * 1000))
+                                     int(time.time() * 1000), ccr.imsi, ccr.msisdn)
 
 
 def gy_store(config: Config, backends: Backends) -> GyRedis:
@@ -54,4 +55,12 @@ def gy_application(config: Config, backends: Backends) -> Gy:
               outcome=lambda kind, result: gy_requests_total.inc((kind, str(result))))
 
 
-__all__ = ["GuardedGyStore", "gy_application", "gy_store"]
+def gy_jobs(config: Config, backends: Backends) -> list[tuple[str, float, Callable[[], Awaitable[int]]]]:
+    """The housekeeping jobs of Gy when it is enabled: the reaper of silent sessions."""
+    if "gy" not in config.diameter.applications:
+        return []
+    store = gy_store(config, backends)
+    return [("gy-reap", config.charging.reap_interval, lambda: store.reap(int(time.time() * 1000)))]
+
+
+__all__ = ["GuardedGyStore", "gy_application", "gy_jobs", "gy_store"]

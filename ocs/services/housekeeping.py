@@ -48,6 +48,8 @@ class Housekeeping:
     expire_interval: float
     backoff_min: float = 0.5     # first retry after a failed pass, doubled per further failure
     backoff_max: float = 30.0    # the longest wait between attempts while a store is down
+    # jobs of the enabled applications: (name, interval, pass returning what it changed), e.g. the Gy reaper
+    extra_jobs: list[tuple[str, float, Callable[[], Awaitable[int]]]] = field(default_factory=list)
     writer: LedgerWriter = field(init=False)
     attempts: Counter[str] = field(default_factory=Counter)  # passes tried, by job (tests count them)
     failures: Counter[str] = field(default_factory=Counter)  # passes failed, by job
@@ -66,6 +68,7 @@ class Housekeeping:
             ("reap", self.reap_interval, self._reap),
             ("expire", self.expire_interval, self._expire),
             ("reload", self.expire_interval, self._reload),
+            *self.extra_jobs,
         ]
         self._tasks = [asyncio.create_task(self._run(name, interval, job), name=f"housekeeping-{name}")
                        for name, interval, job in jobs]

@@ -5,6 +5,7 @@ Keys (besides the account's, see ocs/store/charging_redis.py):
   <p>:{account}:gys               hash session id -> peer|realm|last request number|start ms|rg:used:charged:from_b,...
   <p>:{account}:req:gy:<sid>:<n>  string, the reply to CC-Request-Number n (answers a retransmission)
   <p>:gysidx[:{slot tag}]         zset account\\x1fsession by the deadline (ms) past which the reaper closes it
+  <p>:cdr[:{slot tag}]            stream of the records of closed sessions (ocs/store/cdrs.py writes them behind)
 A session of a second ocsd process sharing this Redis is served the same: nothing of it lives in memory.
 """
 
@@ -48,15 +49,17 @@ class GyRedis:
         return found.decode() if isinstance(found, bytes) else str(found)
 
     async def ccr(self, account: str, session_id: str, request_type: int, request_number: int, peer: str,
-                  realm: str, items: list[dict[str, Any]], now_ms: int) -> dict[str, Any]:
+                  realm: str, items: list[dict[str, Any]], now_ms: int, imsi: str | None = None,
+                  msisdn: str | None = None) -> dict[str, Any]:
         s = self.store
         params = json.dumps({"account": account, "session": session_id, "type": request_type, "n": request_number,
-                             "peer": peer, "realm": realm, "now": now_ms // 1000, "ts": now_ms,
+                             "peer": peer, "realm": realm, "imsi": imsi or "", "msisdn": msisdn or "",
+                             "now": now_ms // 1000, "ts": now_ms,
                              "deadline": now_ms + self.session_lifetime * 1000, "ttl": self.answer_ttl,
                              "items": items}, separators=(",", ":"))
         keys = [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "ledger"),
                 s.key(account, f"req:gy:{session_id}:{request_number}"), s.slot_key(account, "rsvidx"),
-                s.key(account, "gys"), s.slot_key(account, "gysidx")]
+                s.key(account, "gys"), s.slot_key(account, "gysidx"), s.slot_key(account, "cdr")]
         lookup = session_lookup_key(s, session_id)
         p = s.pipeline
         # the lookup is issued in the same event-loop turn as the script: one round trip (auto-pipelining)
@@ -76,6 +79,53 @@ class GyRedis:
         if isinstance(reply, BaseException):
             raise reply
         return cast(dict[str, Any], json.loads(reply))
+
+    async def close(self, account: str, session_id: str, cause: str, now_ms: int, before: int = 0) -> bool:
+        """Close a session without CCR-T (gy_close.lua): reservations released, CDR recorded. `before` > 0: only
+        when its deadline is still before that (the reaper). True when a session was closed."""
+        s = self.store
+        keys = [s.key(account, "acct"), s.key(account, "rsv"), s.key(account, "gys"), s.slot_key(account, "gysidx"),
+                s.slot_key(account, "cdr")]
+        params = json.dumps({"account": account, "session": session_id, "cause": cause, "ts": now_ms,
+                             "before": before}, separators=(",", ":"))
+        reply = json.loads(await s.evalsha("gy_close", keys, [params]))
+        if reply["closed"]:
+            await s.pipeline.call("DEL", session_lookup_key(s, session_id))
+        return bool(reply["closed"])
+
+    async def reap(self, now_ms: int, batch: int = 1000) -> int:
+        """Close the sessions silent past their deadline (Validity-Time + grace). Returns sessions closed."""
+        p = self.store.pipeline
+        found = await asyncio.gather(*(p.call("ZRANGEBYSCORE", k, "-inf", now_ms, "LIMIT", 0, batch)
+                                       for k in self.store.slot_keys("gysidx")))
+        due = [(m.decode() if isinstance(m, bytes) else m).partition(SEP) for ms in found for m in ms or ()]
+        done = await asyncio.gather(*(self.close(account, session_id, "reaped", now_ms, before=now_ms + 1)
+                                      for account, _, session_id in due))
+        return sum(done)
+
+    async def sessions(self, account: str) -> dict[str, dict[str, Any]]:
+        """The live sessions of an account: session id -> peer, realm, last request number, start (ms), imsi,
+        msisdn, usage per rating group, and the reservations held."""
+        s = self.store
+        states = await s.hgetall(s.key(account, "gys"))
+        reservations = await s.hgetall(s.key(account, "rsv"))
+        out: dict[str, dict[str, Any]] = {}
+        for session_id, value in states.items():
+            f = value.split("|")
+            usage = []
+            for part in filter(None, f[4].split(",")):
+                rg, used, charged, from_b = part.split(":")
+                usage.append({"rating_group": int(rg), "used": int(used), "charged": int(charged),
+                              "from_bundles": int(from_b)})
+            held = {}
+            for rkey, r in reservations.items():
+                sid, _, rg = rkey.partition(SEP)
+                if sid == session_id:
+                    held[int(rg)] = int(r.split("|")[0])
+            out[session_id] = {"peer": f[0], "realm": f[1], "request_number": int(f[2]), "start_ms": int(f[3]),
+                               "imsi": f[5] if len(f) > 5 else "", "msisdn": f[6] if len(f) > 6 else "",
+                               "usage": usage, "reserved": held}
+        return out
 
 
 __all__ = ["GyRedis", "session_lookup_key"]

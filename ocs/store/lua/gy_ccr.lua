@@ -4,7 +4,9 @@
 -- KEYS: 1 <p>:{account}:acct  2 <p>:{account}:rsv  3 <p>:ledger[:{slot tag}]  4 <p>:{account}:req:gy:<sid>:<n>
 --       5 <p>:rsvidx[:{slot tag}]  6 <p>:{account}:gys (hash session id -> session state)
 --       7 <p>:gysidx[:{slot tag}] (zset account\31session scored by the deadline (ms) the reaper closes it at)
+--       8 <p>:cdr[:{slot tag}] (stream of closed sessions' records, written into PostgreSQL by the CDR writer)
 -- ARGV[1]: {account, session, type (1 INITIAL, 2 UPDATE, 3 TERMINATION), n (CC-Request-Number), peer, realm,
+--           imsi, msisdn (the Subscription-Ids of the CCR-I, '' when absent),
 --           now (s), ts (ms), deadline (ms: silent past it, the reaper closes the session), ttl (s, of the answer kept for retransmissions), items: [{rg, used, wanted (0 = no
 --           grant asked), dim, n, price, cur, release (1: Reporting-Reason FINAL, give the rest back)}]}
 -- Returns: {"duplicate":0|1,"items":[{"rg","charged","unpaid","from_bundles","from_balance","granted",
@@ -16,7 +18,21 @@
 --   retransmission (same session and CC-Request-Number, key 4) returns the first reply and changes nothing.
 --   The session state (owning peer, last request number, rating groups, usage so far) lives in key 6.
 P = cjson.decode(ARGV[1])
-local acct, rkeys, stream, reqkey, idx, sessions, sidx = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+-- one charging data record of a closed session (TS 32.299 §6.3: the OCS's record of the session): written
+-- behind into PostgreSQL, exactly once by session id
+local function cdr_add(cdrs, session, account, imsi, msisdn, peer, start, stop, cause, order, usage)
+  local rgs = {}
+  for i, rg in ipairs(order) do
+    local u = usage[rg]
+    rgs[i] = string.format('{"rg":%s,"used":%d,"charged":%d,"from_bundles":%d}', rg, u[1], u[2], u[3])
+  end
+  redis.call('XADD', cdrs, '*', 'session', session, 'account', account, 'imsi', imsi, 'msisdn', msisdn, 'peer', peer,
+             'start', fmt(start), 'stop', fmt(stop), 'cause', cause, 'usage', '[' .. table.concat(rgs, ',') .. ']')
+end
+
+local acct, rkeys, stream, reqkey, idx, sessions, sidx, cdrs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6],
+  KEYS[7], KEYS[8]
 local done = redis.call('GET', reqkey)
 if done then return '{"duplicate":1,' .. done end
 local a, by_id = acct_load(acct)
@@ -25,12 +41,12 @@ if redis.call('HGET', acct, 'blocked') == '1' then return err('blocked', P.accou
 for _, it in ipairs(P.items) do
   if it.cur ~= a.cur then return err('currency_mismatch', 'account in ' .. a.cur .. ', tariff in ' .. it.cur) end
 end
--- session state: peer|realm|last n|start ms|rating groups "rg:used:charged:from_b,..."
+-- session state: peer|realm|last n|start ms|rating groups "rg:used:charged:from_b,..."|imsi|msisdn
 local s = redis.call('HGET', sessions, P.session)
-local usage, order, start = {}, {}, P.ts
+local usage, order, start, imsi, msisdn = {}, {}, P.ts, P.imsi, P.msisdn
 if s then
   local f = split(s, '|')
-  start = tonumber(f[4])
+  start, imsi, msisdn = tonumber(f[4]), f[6] or '', f[7] or ''
   for rg, u, c, b in string.gmatch(f[5] or '', '(%d+):(%d+):(%d+):(%d+)') do
     usage[rg] = {tonumber(u), tonumber(c), tonumber(b)}
     order[#order + 1] = rg
@@ -79,6 +95,7 @@ if P.type == 3 then  -- RFC 4006 §5.1.2: the final report ends the session; wha
   end
   redis.call('HDEL', sessions, P.session)
   redis.call('ZREM', sidx, P.account .. '\31' .. P.session)
+  cdr_add(cdrs, P.session, P.account, imsi, msisdn, P.peer, start, P.ts, 'final', order, usage)
 else
   local parts = {}
   for i, rg in ipairs(order) do
@@ -86,7 +103,7 @@ else
     parts[i] = rg .. ':' .. fmt(u[1]) .. ':' .. fmt(u[2]) .. ':' .. fmt(u[3])
   end
   redis.call('HSET', sessions, P.session, P.peer .. '|' .. P.realm .. '|' .. fmt(P.n) .. '|' .. fmt(start) .. '|' ..
-             table.concat(parts, ','))
+             table.concat(parts, ',') .. '|' .. imsi .. '|' .. msisdn)
   redis.call('ZADD', sidx, fmt(P.deadline), P.account .. '\31' .. P.session)
 end
 acct_save(acct, a, by_id, touched)
