@@ -57,9 +57,9 @@ def config_check(config_path: str, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from ocs.cli import charging, subscribers
+    from ocs.cli import charging, sessions, subscribers
 
-    for group in (*subscribers.GROUPS, *charging.GROUPS):
+    for group in (*subscribers.GROUPS, *charging.GROUPS, *sessions.GROUPS):
         cli.add_command(group)
 
 

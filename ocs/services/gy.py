@@ -13,8 +13,12 @@ from ocs.apps.gy_messages import CreditControlRequest
 from ocs.backends import Backends
 from ocs.config import Config
 from ocs.metrics import gy_requests_total
+from ocs.store.cdrs import CdrWriter
 from ocs.store.guard import StoreGuard
 from ocs.store.gy_redis import GyRedis
+from ocs.store.redis_client import RedisStore
+
+CDR_INTERVAL = 1.0  # seconds between passes of the CDR writer
 
 
 class GuardedGyStore:
@@ -37,8 +41,8 @@ class GuardedGyStore:
                                      int(time.time() * 1000), ccr.imsi, ccr.msisdn)
 
 
-def gy_store(config: Config, backends: Backends) -> GyRedis:
-    return GyRedis(backends.redis, session_lifetime=config.gy.validity_time + config.gy.session_grace,
+def gy_store(config: Config, redis: RedisStore) -> GyRedis:
+    return GyRedis(redis, session_lifetime=config.gy.validity_time + config.gy.session_grace,
                    answer_ttl=config.gy.answer_ttl)
 
 
@@ -50,7 +54,7 @@ def gy_application(config: Config, backends: Backends) -> Gy:
         raise ValueError("gy needs the charging service: [redis] and [postgres] must be configured")
     guard = StoreGuard("redis", config.redis.timeout)
     return Gy(config.node.origin_host, config.node.origin_realm, config.gy,
-              GuardedGyStore(gy_store(config, backends), guard), charging.tariff,
+              GuardedGyStore(gy_store(config, backends.redis), guard), charging.tariff,
               home_plmns=config.auc.home_plmns,
               outcome=lambda kind, result: gy_requests_total.inc((kind, str(result))))
 
@@ -59,8 +63,10 @@ def gy_jobs(config: Config, backends: Backends) -> list[tuple[str, float, Callab
     """The housekeeping jobs of Gy when it is enabled: the reaper of silent sessions."""
     if "gy" not in config.diameter.applications:
         return []
-    store = gy_store(config, backends)
-    return [("gy-reap", config.charging.reap_interval, lambda: store.reap(int(time.time() * 1000)))]
+    store = gy_store(config, backends.redis)
+    writer = CdrWriter(backends.redis, backends.pool, pg_timeout=config.postgres.timeout)
+    return [("gy-reap", config.charging.reap_interval, lambda: store.reap(int(time.time() * 1000))),
+            ("gy-cdr", CDR_INTERVAL, writer.write_once)]
 
 
 __all__ = ["GuardedGyStore", "gy_application", "gy_jobs", "gy_store"]

@@ -103,6 +103,12 @@ class GyRedis:
                                       for account, _, session_id in due))
         return sum(done)
 
+    async def accounts_with_sessions(self) -> list[str]:
+        """Accounts that hold a live session (from the reaper's index)."""
+        p = self.store.pipeline
+        found = await asyncio.gather(*(p.call("ZRANGE", k, 0, -1) for k in self.store.slot_keys("gysidx")))
+        return sorted({(m.decode() if isinstance(m, bytes) else m).partition(SEP)[0] for ms in found for m in ms or ()})
+
     async def sessions(self, account: str) -> dict[str, dict[str, Any]]:
         """The live sessions of an account: session id -> peer, realm, last request number, start (ms), imsi,
         msisdn, usage per rating group, and the reservations held."""

@@ -5,16 +5,23 @@ subscriber and session, malformed CCRs, and a session continued by a second ocsd
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 import redis
 
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
-from tests.support.daemon_process import DaemonProcess, backends_config, free_port, write_config
+from tests.support.daemon_process import ROOT, DaemonProcess, backends_config, free_port, write_config
 from tests.support.gy_pgw import (
     INITIAL,
     TERMINATION,
@@ -27,6 +34,7 @@ from tests.support.gy_pgw import (
     provision,
     run,
 )
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -200,3 +208,83 @@ def test_session_continued_by_a_second_process(ocs, pgw, tmp_path):
         second.stop()
         other.kill()
     assert ocs.balance(account) == (900, 0)
+
+
+def ocsd_cli(config: Path, *args: str) -> Any:
+    done = subprocess.run([sys.executable, "-c", "from ocs.cli import main; main()", *args, "-c", str(config),
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+def test_session_list_and_one_cdr_per_session(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=1000)
+    s = pgw.session()
+    pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA), mscc(RG_OTHER)]))
+    listed = ocsd_cli(ocs.config, "session", "list", "--imsi", imsi)
+    assert [(x["session"], x["account"], x["peer"], x["reserved"]) for x in listed] == [
+        (s, account, "pgw.test", {str(RG_DATA): GRANT, str(RG_OTHER): GRANT})]
+    pgw.send(pgw.ccr(s, TERMINATION, 1, mscc=[mscc(RG_DATA, requested=False, used=3000)]))
+    pgw.send(pgw.ccr(s, TERMINATION, 1, mscc=[mscc(RG_DATA, requested=False, used=3000)]))  # retransmitted
+    assert ocsd_cli(ocs.config, "session", "list", "--account", account) == []
+    records = wait_for(lambda: ocsd_cli(ocs.config, "cdr", "show", "--session", s))
+    assert len(records) == 1
+    r = records[0]
+    assert (r["account"], r["imsi"], r["peer"], r["cause"]) == (account, imsi, "pgw.test", "final")
+    assert r["usage"] == [{"rg": RG_DATA, "used": 3000, "charged": 3, "from_bundles": 0},
+                          {"rg": RG_OTHER, "used": 0, "charged": 0, "from_bundles": 0}]
+
+
+def test_postgres_stopped_during_ccrs(tmp_path):
+    name = "ocsd_e2e_" + secrets.token_hex(5)
+    dsn = asyncio.run(create_database(name))
+    prefix = "ocse2e-" + secrets.token_hex(5)
+    url = urlsplit(dsn)
+    proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 5432)
+    proxy.start()
+    proxied = dsn.replace(f"{url.hostname}:{url.port}", f"127.0.0.1:{proxy.port}")
+    port = free_port()
+    daemon = DaemonProcess(gy_config(tmp_path, "ocsd.toml", port, proxied, prefix), module="ocsd")
+    pgw = None
+    try:
+        imsi, _, account = run(provision(REDIS_URL, prefix, dsn, balance=1000, tariffs=[data_tariff(RG_DATA)]))
+        daemon.start()
+        pgw = Pgw(port)
+        proxy.cut()  # PostgreSQL unreachable from the daemon
+        s = pgw.session()
+        assert pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)])).result_code == 2001
+        assert pgw.send(pgw.ccr(s, UPDATE, 1, mscc=[mscc(RG_DATA, used=GRANT)])).result_code == 2001
+        assert pgw.send(pgw.ccr(s, TERMINATION, 2, mscc=[mscc(RG_DATA, requested=False, used=1000)])
+                        ).result_code == 2001
+        view = run(account_view(REDIS_URL, prefix, account))
+        assert (view.balance, view.held) == (1000 - 100 - 1, 0)
+
+        async def written() -> tuple[int, int]:
+            conn = await asyncpg.connect(dsn)
+            try:
+                usage = await conn.fetchval("SELECT count(*) FROM ledger WHERE account_id = $1 AND kind = 'usage'",
+                                            account)
+                return usage, await conn.fetchval("SELECT count(*) FROM gy_cdrs WHERE record_id = $1", s)
+            finally:
+                await conn.close()
+
+        time.sleep(1)
+        assert run(written()) == (0, 0)  # waiting in Redis
+        proxy.restore()
+        assert wait_for(lambda: run(written()) == (2, 1), timeout=40)
+    finally:
+        if pgw is not None:
+            pgw.stop()
+        daemon.kill()
+        proxy.stop()
+        asyncio.run(drop_database(name))
+        r = redis.Redis.from_url(REDIS_URL)
+        for key in r.scan_iter(match=prefix + ":*"):
+            r.delete(key)
