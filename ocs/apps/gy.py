@@ -20,15 +20,19 @@ from typing import Any, Protocol
 from ocs.apps.credit_control import CreditControlRefusal
 from ocs.apps.dispatch import Context, Handler
 from ocs.apps.errors import DIAMETER_CREDIT_LIMIT_REACHED, DIAMETER_RATING_FAILED
+from ocs.apps.gy_events import ENOUGH_CREDIT, NO_CREDIT, action_of, cost, cost_information, event_units, wants_cost
 from ocs.apps.gy_messages import (
     APP_GY,
+    CHECK_BALANCE,
     EVENT,
     FINAL,
     INITIAL,
+    PRICE_ENQUIRY,
     REDIRECT,
     REGRANT,
     TERMINATE,
     TERMINATION,
+    UNIT_AVP,
     CreditControlRequest,
     FinalUnit,
     mscc,
@@ -39,7 +43,7 @@ from ocs.charging.model import Tariff, Unit
 from ocs.charging.rating import dimension_for
 from ocs.config.gy import GyConfig
 from ocs.diameter.capabilities import Application
-from ocs.diameter.codes import DIAMETER_COMMAND_UNSUPPORTED, DIAMETER_SUCCESS
+from ocs.diameter.codes import DIAMETER_SUCCESS
 from ocs.diameter.dictionary import Dictionary, default_dictionary
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
@@ -74,6 +78,10 @@ class GyStore(Protocol):
     async def ccr(self, account: str, ccr: CreditControlRequest, peer: str, realm: str,
                   items: list[Item]) -> dict[str, Any]:
         """All items of one CCR in one script call (see ocs/store/lua/gy_ccr.lua for the reply)."""
+
+    async def event(self, account: str, ccr: CreditControlRequest, peer: str, action: int,
+                    item: dict[str, Any]) -> dict[str, Any]:
+        """One CCR-E (see ocs/store/lua/gy_event.lua for the reply)."""
 
 
 Outcome = Callable[[str, int], None]  # (request type label, result code) for metrics
@@ -138,10 +146,47 @@ class Gy:
             wanted_by_rg[s.rating_group] = (t.unit, wanted)
         return items, wanted_by_rg, unrated
 
+    def _answer(self, request: Message, ccr: CreditControlRequest, result: int, **values: Any) -> Message:
+        self.outcome(TYPE_LABELS[ccr.request_type], result)
+        return self.d.answer(request, {
+            "Session-Id": ccr.session_id, "Result-Code": result, "Origin-Host": self.origin_host,
+            "Origin-Realm": self.origin_realm, "Auth-Application-Id": APP_GY,
+            "CC-Request-Type": ccr.request_type, "CC-Request-Number": ccr.request_number,
+            **{k.replace("_", "-"): v for k, v in values.items()},
+        })
+
+    async def _event(self, request: Message, ccr: CreditControlRequest, ctx: Context) -> Message:
+        """RFC 4006 §5.2 one-time event (see ocs.apps.gy_events)."""
+        action = action_of(ccr)
+        rg = ccr.services[0].rating_group
+        tariff = self.tariff(rg)  # UnknownTariff: 5031 for the whole request
+        roaming = self.roaming(ccr.sgsn_plmn)
+        units = event_units(ccr, tariff.unit)
+        price = cost(tariff, units, roaming)
+        cost_info = cost_information(price, tariff.currency) if wants_cost(ccr) else None
+        if action == PRICE_ENQUIRY:  # §6.22: the price only, nothing is looked up or changed
+            return self._answer(request, ccr, DIAMETER_SUCCESS, Cost_Information=cost_info)
+        if ccr.imsi is None and ccr.msisdn is None:
+            raise UnknownUser("no Subscription-Id")
+        account = await self.store.account_of(ccr.imsi, ccr.msisdn)
+        dim = dimension_for(tariff.unit, roaming)
+        item = {"rg": rg, "units": units, "dim": dim.value if dim is not None else "", "n": tariff.unit_size,
+                "price": tariff.price(roaming), "cur": tariff.currency}
+        reply = await self.store.event(account, ccr, ctx.peer, action, item)
+        if action == CHECK_BALANCE:
+            return self._answer(request, ccr, DIAMETER_SUCCESS,
+                                Check_Balance_Result=ENOUGH_CREDIT if reply["ok"] else NO_CREDIT)
+        if not reply["ok"]:  # §5.2.3: a direct debit the account cannot pay
+            return self._answer(request, ccr, DIAMETER_CREDIT_LIMIT_REACHED)
+        granted = {"Granted-Service-Unit": {UNIT_AVP[tariff.unit]: units}, "Rating-Group": rg,
+                   "Result-Code": DIAMETER_SUCCESS}
+        return self._answer(request, ccr, DIAMETER_SUCCESS, Multiple_Services_Credit_Control=[granted],
+                            Cost_Information=cost_info)
+
     async def ccr(self, request: Message, ctx: Context) -> Message:
         ccr = parse_ccr(request, self.d, self.config.default_rating_group)
         if ccr.request_type == EVENT:
-            raise DiameterError(DIAMETER_COMMAND_UNSUPPORTED, "event charging is not served")
+            return await self._event(request, ccr, ctx)
         if ccr.request_type == INITIAL:
             if ccr.imsi is None and ccr.msisdn is None:
                 raise UnknownUser("no Subscription-Id")
@@ -173,13 +218,7 @@ class Gy:
             result = DIAMETER_CREDIT_LIMIT_REACHED  # RFC 4006 §5.1.2: no credit at all for the session
         elif not items and unrated:
             result = DIAMETER_RATING_FAILED
-        self.outcome(TYPE_LABELS[ccr.request_type], result)
-        return self.d.answer(request, {
-            "Session-Id": ccr.session_id, "Result-Code": result, "Origin-Host": self.origin_host,
-            "Origin-Realm": self.origin_realm, "Auth-Application-Id": APP_GY,
-            "CC-Request-Type": ccr.request_type, "CC-Request-Number": ccr.request_number,
-            "Multiple-Services-Credit-Control": services,
-        })
+        return self._answer(request, ccr, result, Multiple_Services_Credit_Control=services)
 
 
 __all__ = ["Gy", "GyStore", "Item"]

@@ -97,6 +97,7 @@ class CreditControlRequest:
     requested_action: int | None
     service_context_id: str
     services: tuple[ServiceRequest, ...]
+    aoc_request_type: int | None = None  # TS 32.299 §7.2.8: AOC_FULL (1) or AOC_COST_ONLY (2) ask for the cost
 
 
 def _subscription(r: Group) -> tuple[str | None, str | None]:
@@ -149,7 +150,8 @@ def parse_ccr(request: Message, d: Dictionary, default_rating_group: int) -> Cre
         services.append(ServiceRequest(default_rating_group, _units(rsu) if rsu is not None
                                        else (Units() if request_type in (INITIAL, UPDATE) else None), used, reason))
     return CreditControlRequest(r["Session-Id"], request_type, request_number, imsi, msisdn, _sgsn_plmn(r),
-                                r.get("Requested-Action"), r.get("Service-Context-Id", ""), tuple(services))
+                                r.get("Requested-Action"), r.get("Service-Context-Id", ""), tuple(services),
+                                r.get("AoC-Request-Type"))
 
 
 @dataclass(frozen=True, slots=True)

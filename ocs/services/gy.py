@@ -40,6 +40,11 @@ class GuardedGyStore:
                                      ccr.request_number, peer, realm, [i.params() for i in items],
                                      int(time.time() * 1000), ccr.imsi, ccr.msisdn)
 
+    async def event(self, account: str, ccr: CreditControlRequest, peer: str, action: int,
+                    item: dict[str, Any]) -> dict[str, Any]:
+        return await self.guard.call(self.redis.event, account, ccr.session_id, ccr.request_number, action, item,
+                                     peer, ccr.imsi, ccr.msisdn, int(time.time() * 1000))
+
 
 def gy_store(config: Config, redis: RedisStore) -> GyRedis:
     return GyRedis(redis, session_lifetime=config.gy.validity_time + config.gy.session_grace,

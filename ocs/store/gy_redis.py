@@ -26,6 +26,16 @@ def session_lookup_key(store: RedisStore, session_id: str) -> str:
     return f"{store.prefix}:gysid:{{{session_id}}}"
 
 
+def _mapped(error: ReplyError, session_id: str, account: str) -> Exception:
+    """A script's refusal as the domain error the application's error table knows."""
+    message = str(error)
+    if message.startswith("OCS unknown_session"):
+        return UnknownSession(session_id)
+    if message.startswith("OCS blocked"):
+        return Blocked(account)
+    return error_from_reply(message) or error
+
+
 class GyRedis:
     def __init__(self, store: RedisStore, *, session_lifetime: int, answer_ttl: int) -> None:
         self.store = store
@@ -69,15 +79,27 @@ class GyRedis:
                                                         return_exceptions=True)
         reply = results[0]
         if isinstance(reply, ReplyError):
-            message = str(reply)
-            if message.startswith("OCS unknown_session"):
-                raise UnknownSession(session_id) from None
-            if message.startswith("OCS blocked"):
-                raise Blocked(account) from None
-            mapped = error_from_reply(message)
-            raise (mapped or reply) from None
+            raise _mapped(reply, session_id, account) from None
         if isinstance(reply, BaseException):
             raise reply
+        return cast(dict[str, Any], json.loads(reply))
+
+    async def event(self, account: str, session_id: str, request_number: int, action: int, item: dict[str, Any],
+                    peer: str, imsi: str | None, msisdn: str | None, now_ms: int) -> dict[str, Any]:
+        """One CCR-E (gy_event.lua): debit, refund or balance check of `item`'s units."""
+        s = self.store
+        keys = [s.key(account, "acct"), s.slot_key(account, "ledger"),
+                s.key(account, f"req:gy:{session_id}:{request_number}"), s.key(account, "refs"),
+                s.slot_key(account, "cdr")]
+        params = json.dumps({"account": account, "session": session_id, "n": request_number, "action": action,
+                             "rg": item["rg"], "units": item["units"], "dim": item["dim"], "size": item["n"],
+                             "price": item["price"], "cur": item["cur"], "now": now_ms // 1000, "ts": now_ms,
+                             "ttl": self.answer_ttl, "peer": peer, "imsi": imsi or "", "msisdn": msisdn or ""},
+                            separators=(",", ":"))
+        try:
+            reply = await s.evalsha("gy_event", keys, [params])
+        except ReplyError as exc:
+            raise _mapped(exc, session_id, account) from None
         return cast(dict[str, Any], json.loads(reply))
 
     async def close(self, account: str, session_id: str, cause: str, now_ms: int, before: int = 0) -> bool:

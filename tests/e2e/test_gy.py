@@ -20,14 +20,17 @@ import asyncpg
 import pytest
 import redis
 
+from ocs.charging.model import Tariff, Unit
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
 from tests.support.daemon_process import ROOT, DaemonProcess, backends_config, free_port, write_config
 from tests.support.gy_pgw import (
+    EVENT,
     INITIAL,
     TERMINATION,
     UPDATE,
     Pgw,
     account_view,
+    avp_value,
     by_rg,
     data_tariff,
     mscc,
@@ -39,7 +42,7 @@ from tests.support.tcp_proxy import TcpProxy
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 GRANT = 100_000  # [gy] grant_octets
-RG_DATA, RG_OTHER = 10, 11
+RG_DATA, RG_OTHER, RG_SMS = 10, 11, 30
 
 
 @dataclass
@@ -87,7 +90,8 @@ def ocs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ocs]:
     o = Ocs(DaemonProcess(config, module="ocsd"), port, dsn, prefix, config)
     try:
         # tariffs exist before the daemon starts (it reads them at start)
-        run(provision(REDIS_URL, prefix, dsn, balance=0, tariffs=[data_tariff(RG_DATA), data_tariff(RG_OTHER, 2)]))
+        run(provision(REDIS_URL, prefix, dsn, balance=0, tariffs=[data_tariff(RG_DATA), data_tariff(RG_OTHER, 2),
+                                                                 Tariff(RG_SMS, Unit.EVENTS, 1, 5, 20, "EUR")]))
         o.daemon.start()
         yield o
     finally:
@@ -288,3 +292,43 @@ def test_postgres_stopped_during_ccrs(tmp_path):
         r = redis.Redis.from_url(REDIS_URL)
         for key in r.scan_iter(match=prefix + ":*"):
             r.delete(key)
+
+
+SMS = "32274@3gpp.org"
+COST = ((423, 0), (445, 0), (447, 0))  # Cost-Information / Unit-Value / Value-Digits
+CURRENCY = ((423, 0), (425, 0))
+
+
+def test_event_sms_debit_refund_check_and_price(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=12)  # an SMS costs 5 cents
+    s = pgw.session()
+    debit = pgw.ccr(s, EVENT, 0, imsi=imsi, mscc=[mscc(RG_SMS, events=1)], requested_action=0, context=SMS)
+    cca = pgw.send(Pgw.aoc(debit))
+    assert cca.result_code == 2001 and cca.cc_request_type == EVENT
+    assert by_rg(cca)[RG_SMS].granted_service_unit.cc_service_specific_units == 1
+    assert avp_value(cca, *COST) == 5 and avp_value(cca, *CURRENCY) == 978  # EUR
+    again = pgw.ccr(s, EVENT, 0, imsi=imsi, mscc=[mscc(RG_SMS, events=1)], requested_action=0, context=SMS)
+    assert pgw.send(again).result_code == 2001  # a retransmission: answered, not charged
+    assert ocs.balance(account) == (7, 0)
+    check = pgw.send(pgw.ccr(pgw.session(), EVENT, 0, imsi=imsi, mscc=[mscc(RG_SMS, events=2)],
+                             requested_action=2, context=SMS))
+    assert avp_value(check, (422, 0)) == 1  # NO_CREDIT: 2 SMS cost 10
+    check = pgw.send(pgw.ccr(pgw.session(), EVENT, 0, imsi=imsi, mscc=[mscc(RG_SMS, events=1)],
+                             requested_action=2, context=SMS))
+    assert avp_value(check, (422, 0)) == 0  # ENOUGH_CREDIT
+    refused = pgw.send(pgw.ccr(pgw.session(), EVENT, 0, imsi=imsi, mscc=[mscc(RG_SMS, events=2)],
+                               requested_action=0, context=SMS))
+    assert refused.result_code == 4012  # DIAMETER_CREDIT_LIMIT_REACHED, nothing taken
+    assert ocs.balance(account) == (7, 0)
+    r = pgw.session()
+    for n in (0, 1):  # the second refund of the same Session-Id credits nothing
+        refund = pgw.send(pgw.ccr(r, EVENT, n, imsi=imsi, mscc=[mscc(RG_SMS, events=1)], requested_action=1,
+                                  context=SMS))
+        assert refund.result_code == 2001
+    assert ocs.balance(account) == (12, 0)
+    price = pgw.send(pgw.ccr(pgw.session(), EVENT, 0, mscc=[mscc(RG_SMS, events=3)], requested_action=3,
+                             context=SMS))
+    assert price.result_code == 2001 and avp_value(price, *COST) == 15
+    assert ocs.balance(account) == (12, 0)
+    records = wait_for(lambda: ocsd_cli(ocs.config, "cdr", "show", "--account", account))
+    assert sorted(c["cause"] for c in records) == ["event", "refund"]

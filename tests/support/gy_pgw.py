@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from diameter.message.avp import Avp
 from diameter.message.avp.grouped import (
     MultipleServicesCreditControl,
     PsInformation,
@@ -77,23 +78,36 @@ class Pgw:
             ccr.service_information = ServiceInformation(ps_information=PsInformation(tgpp_sgsn_mcc_mnc=plmn))
         return ccr
 
+    @staticmethod
+    def aoc(ccr: Any, value: int = 2) -> Any:
+        """AoC-Request-Type (TS 32.299 §7.2.8; 2 = AOC_COST_ONLY), which python-diameter's CCR does not name."""
+        ccr.append_avp(Avp.new(2055, 10415, value=value))
+        return ccr
+
     def send(self, ccr: Any) -> Any:
         return self.app.send_request(ccr, timeout=5)
 
 
 def mscc(rating_group: int | None = None, *, requested: bool = True, used: int | None = None,
          used_time: int | None = None, reason: int | None = None, requested_units: int | None = None,
-         ) -> MultipleServicesCreditControl:
+         events: int | None = None) -> MultipleServicesCreditControl:
     m = MultipleServicesCreditControl()
     if rating_group is not None:
         m.rating_group = rating_group
     if requested:
-        m.requested_service_unit = RequestedServiceUnit(cc_total_octets=requested_units)
+        m.requested_service_unit = RequestedServiceUnit(cc_total_octets=requested_units,
+                                                        cc_service_specific_units=events)
     if used is not None or used_time is not None:
         m.used_service_unit = [UsedServiceUnit(cc_total_octets=used, cc_time=used_time)]
     if reason is not None:
         m.reporting_reason = [reason]
     return m
+
+
+def avp_value(answer: Any, *path: tuple[int, int]) -> Any:
+    """A value python-diameter's CCA class does not name: Check-Balance-Result (422), Cost-Information (423)."""
+    found = answer.find_avps(*path)
+    return found[0].value if found else None
 
 
 def by_rg(answer: Any) -> dict[int | None, Any]:
