@@ -44,7 +44,8 @@ def _definition_json(d: Any) -> dict[str, Any]:
     a = d.allowances
     return {"code": d.code, "name": d.name, "type": d.kind.value, "data_octets": a.data_octets,
             "voice_seconds": a.voice_seconds, "sms": a.sms_count, "roaming_data_octets": a.roaming_data_octets,
-            "validity_days": d.validity_days, "priority": d.priority, "price": d.price, "currency": d.currency}
+            "validity_days": d.validity_days, "priority": d.priority, "price": d.price, "currency": d.currency,
+            "rating_groups": list(d.rating_groups)}
 
 
 @bundle.command("create")
@@ -63,18 +64,23 @@ def _definition_json(d: Any) -> dict[str, Any]:
               help="Drawing order: lower numbers are used first.")
 @click.option("--price", required=True, type=int, metavar="MINOR", help="Price in minor units (>= 0).")
 @click.option("--currency", metavar="XXX", help="ISO 4217 code [charging.currency of the config].")
+@click.option("--rating-groups", metavar="RG,RG", help="Serve only these rating groups (an app bundle) [any].")
 @json_option
 def bundle_create(config_path: str, code: str, name: str, kind: str, data_octets: int, voice_seconds: int, sms: int,
                   roaming_data_octets: int, validity_days: int, priority: int, price: int, currency: str | None,
-                  as_json: bool) -> None:
+                  rating_groups: str | None, as_json: bool) -> None:
     """Add a bundle to the catalog (an existing code is refused: catalog entries are not changed)."""
     from ocs.charging.model import Allowances, BundleDefinition, BundleKind
 
     config = load_or_exit(config_path)
     try:
+        groups = tuple(int(x) for x in rating_groups.split(",")) if rating_groups else ()
+    except ValueError:
+        fail(f"--rating-groups: a comma-separated list of integers, got {rating_groups!r}", as_json=as_json)
+    try:
         definition = BundleDefinition(code, name, BundleKind(kind),
                                       Allowances(data_octets, voice_seconds, sms, roaming_data_octets),
-                                      validity_days, priority, price, currency or config.charging.currency)
+                                      validity_days, priority, price, currency or config.charging.currency, groups)
     except ValueError as e:
         fail(str(e), as_json=as_json)
 

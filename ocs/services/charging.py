@@ -65,7 +65,8 @@ DAY = 86400
 def _bundle_from_row(r: asyncpg.Record) -> BundleDefinition:
     return BundleDefinition(r["code"], r["name"], BundleKind(r["kind"]),
                             Allowances(r["data_octets"], r["voice_seconds"], r["sms_count"], r["roaming_data_octets"]),
-                            r["validity_days"], r["priority"], r["price"], r["currency"])
+                            r["validity_days"], r["priority"], r["price"], r["currency"],
+                            tuple(r["rating_groups"] or ()))
 
 
 def _tariff_from_row(r: asyncpg.Record) -> Tariff:
@@ -102,11 +103,12 @@ class ChargingService(Accounts):
         async with self.pool.acquire() as conn:
             done = await conn.fetchval(
                 """INSERT INTO bundle_catalog (code, name, kind, data_octets, voice_seconds, sms_count,
-                       roaming_data_octets, validity_days, priority, price, currency)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING code""",
+                       roaming_data_octets, validity_days, priority, price, currency, rating_groups)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING
+                   RETURNING code""",
                 definition.code, definition.name, definition.kind.value, a.data_octets, a.voice_seconds, a.sms_count,
                 a.roaming_data_octets, definition.validity_days, definition.priority, definition.price,
-                definition.currency)
+                definition.currency, list(definition.rating_groups))
         if done is None:
             raise BundleExists(definition.code)
         self._catalog[definition.code] = definition
@@ -184,7 +186,8 @@ class ChargingService(Accounts):
         now_s, now_ms = self._now(now)
         return await self.redis.activate(account, "purchase", definition.price, ref, now_ms, definition.code,
                                          definition.priority, now_s + definition.validity_days * DAY,
-                                         definition.allowances, {"name": definition.name})
+                                         definition.allowances, {"name": definition.name},
+                                         definition.rating_groups)
 
     async def _check_currency(self, account: str, currency: str) -> None:
         view = await self.redis.account(account)
@@ -208,7 +211,8 @@ class ChargingService(Accounts):
         a = definition.allowances
         record = {"to": recipient, "code": definition.code, "name": definition.name, "priority": definition.priority,
                   "expires_at": now_s + definition.validity_days * DAY, "d": a.data_octets, "v": a.voice_seconds,
-                  "s": a.sms_count, "r": a.roaming_data_octets, "price": definition.price}
+                  "s": a.sms_count, "r": a.roaming_data_octets, "price": definition.price,
+                  "rgs": list(definition.rating_groups)}
         encoded = json.dumps(record, separators=(",", ":"), sort_keys=True)
         debit = await self.redis.money(sender, "gift_out", -definition.price, gift_id, now_ms, record,
                                        gift_id=gift_id, gift_record=encoded)
@@ -232,7 +236,8 @@ class ChargingService(Accounts):
                 recipient, "gift_in", 0, gift_id, now_ms, str(record["code"]), int(record["priority"]),
                 int(record["expires_at"]), Allowances(int(record["d"]), int(record["v"]), int(record["s"]),
                                                       int(record["r"])),
-                {"from": sender, "name": record.get("name", "")})
+                {"from": sender, "name": record.get("name", "")},
+                tuple(int(x) for x in record.get("rgs", ())))
         except UnknownSubscriber:
             await self.redis.money(sender, "gift_refund", int(record["price"]),
                                    gift_id + ledger_store.GIFT_REFUND_SUFFIX, now_ms, {"to": recipient},

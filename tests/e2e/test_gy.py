@@ -5,6 +5,7 @@ subscriber and session, malformed CCRs, and a session continued by a second ocsd
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 import subprocess
@@ -32,6 +33,7 @@ from tests.support.gy_pgw import (
     account_view,
     avp_value,
     by_rg,
+    data_bundle,
     data_tariff,
     mscc,
     provision,
@@ -42,7 +44,8 @@ from tests.support.tcp_proxy import TcpProxy
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 GRANT = 100_000  # [gy] grant_octets
-RG_DATA, RG_OTHER, RG_SMS = 10, 11, 30
+APP_BUNDLE = dataclasses.replace(data_bundle("app20", 150_000), rating_groups=(20,))  # serves RG_APP only
+RG_DATA, RG_OTHER, RG_SMS, RG_APP, RG_FREE = 10, 11, 30, 20, 40
 
 
 @dataclass
@@ -53,8 +56,12 @@ class Ocs:
     prefix: str
     config: Path
 
-    def subscriber(self, balance: int) -> tuple[str, str, str]:
-        return run(provision(REDIS_URL, self.prefix, self.dsn, balance=balance))
+    def subscriber(self, balance: int, buy: tuple[str, ...] = ()) -> tuple[str, str, str]:
+        return run(provision(REDIS_URL, self.prefix, self.dsn, balance=balance, buy=buy))
+
+    def bundles(self, account: str) -> list[tuple[str, int, int]]:
+        view = run(account_view(REDIS_URL, self.prefix, account))
+        return [(b.code, b.remaining.data_octets, b.held.data_octets) for b in view.bundles]
 
     def balance(self, account: str) -> tuple[int, int]:
         view = run(account_view(REDIS_URL, self.prefix, account))
@@ -91,7 +98,9 @@ def ocs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ocs]:
     try:
         # tariffs exist before the daemon starts (it reads them at start)
         run(provision(REDIS_URL, prefix, dsn, balance=0, tariffs=[data_tariff(RG_DATA), data_tariff(RG_OTHER, 2),
-                                                                 Tariff(RG_SMS, Unit.EVENTS, 1, 5, 20, "EUR")]))
+                                                                 Tariff(RG_SMS, Unit.EVENTS, 1, 5, 20, "EUR"),
+                                                                 data_tariff(RG_APP), data_tariff(RG_FREE, 0)],
+                      bundles=[APP_BUNDLE]))
         o.daemon.start()
         yield o
     finally:
@@ -332,3 +341,23 @@ def test_event_sms_debit_refund_check_and_price(ocs, pgw):
     assert ocs.balance(account) == (12, 0)
     records = wait_for(lambda: ocsd_cli(ocs.config, "cdr", "show", "--account", account))
     assert sorted(c["cause"] for c in records) == ["event", "refund"]
+
+
+def test_app_bundle_serves_its_rating_group_and_zero_rated_is_never_charged(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=1000, buy=("app20",))
+    s = pgw.session()
+    cca = pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_APP), mscc(RG_DATA), mscc(RG_FREE)]))
+    assert all(by_rg(cca)[rg].granted_service_unit.cc_total_octets == GRANT for rg in (RG_APP, RG_DATA, RG_FREE))
+    assert ocs.balance(account) == (1000, 100)  # only RG 10 holds money: RG 20 from its bundle, RG 40 is free
+    assert ocs.bundles(account) == [("app20", 150_000, GRANT)]
+    cca = pgw.send(pgw.ccr(s, UPDATE, 1, mscc=[mscc(RG_APP, used=GRANT), mscc(RG_DATA, used=GRANT),
+                                               mscc(RG_FREE, used=5 * GRANT)]))
+    assert cca.result_code == 2001
+    # RG 20's next grant: the 50 000 left in its bundle, then 50 000 at the tariff (50 cents)
+    assert ocs.bundles(account) == [("app20", 50_000, 50_000)]
+    assert ocs.balance(account) == (900, 100 + 50)
+    pgw.send(pgw.ccr(s, TERMINATION, 2, mscc=[mscc(RG_FREE, requested=False, used=GRANT)]))
+    assert ocs.balance(account) == (900, 0)
+    records = wait_for(lambda: ocsd_cli(ocs.config, "cdr", "show", "--session", s))
+    usage = {u["rg"]: (u["used"], u["charged"], u["from_bundles"]) for u in records[0]["usage"]}
+    assert usage == {RG_APP: (GRANT, 0, GRANT), RG_DATA: (GRANT, 100, 0), RG_FREE: (6 * GRANT, 0, 0)}

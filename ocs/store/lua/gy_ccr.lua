@@ -69,7 +69,7 @@ for i, it in ipairs(P.items) do
   local granted, g_b, g_units, money, enc = 0, 0, 0, 0, nil
   if it.wanted > 0 and P.type ~= 3 and it.release ~= 1 then
     granted, g_b, g_units, money, enc = reserve_in(a, by_id, touched, false, it.wanted, it.dim, it.n, it.price,
-      P.now, ts)
+      P.now, ts, rg)
   end
   if enc then
     redis.call('HSET', rkeys, rkey, enc)

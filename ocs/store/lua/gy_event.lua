@@ -42,7 +42,8 @@ if P.action == 1 then
   end
 else
   local touched = {}
-  local granted, _, _, _, enc = reserve_in(a, by_id, touched, false, P.units, P.dim, P.size, P.price, P.now, ts)
+  local granted, _, _, _, enc = reserve_in(a, by_id, touched, false, P.units, P.dim, P.size, P.price, P.now, ts,
+    rg)
   if granted < P.units then
     ok = 0  -- held in memory only: nothing is saved
   elseif P.action == 0 then
