@@ -20,7 +20,8 @@ from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dic
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.services.charging import ChargingService
-from ocs.services.gy import gy_application, gy_jobs
+from ocs.services.gy import gy_application, gy_jobs, gy_notifier
+from ocs.services.gy_notify import GyNotifier
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.systemd import Notifier
@@ -77,6 +78,7 @@ class Daemon:
     _watchdog_task: asyncio.Task[None] | None = None
     backends: Backends | None = None
     housekeeping: Housekeeping | None = None
+    gy_notifier: GyNotifier | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -118,6 +120,9 @@ class Daemon:
         admin_host, admin_port = split_hostport(cfg.admin.listen)
         self.admin = await start_admin(admin_host, admin_port, cfg.admin.token)
         self.diameter.start()
+        if "gy" in cfg.diameter.applications and self.backends is not None:
+            self.gy_notifier = gy_notifier(cfg, self.backends, self.diameter.request, node.dictionary)
+            self.gy_notifier.start()
         self.notifier.ready()
         if self.notifier.watchdog_interval:
             self._watchdog_task = asyncio.create_task(self._ping(self.notifier.watchdog_interval))
@@ -145,6 +150,8 @@ class Daemon:
     async def stop(self) -> None:
         self.notifier.stopping()
         log.info("stopping")
+        if self.gy_notifier is not None:
+            await self.gy_notifier.stop()
         if self.diameter is not None:
             await self.diameter.stop()
         if self.admin is not None:

@@ -127,6 +127,10 @@ gy_requests_total = _registered(Counts(
     "ocsd_gy_requests_total", "Gy credit-control requests answered, by CC-Request-Type and Result-Code",
     ("type", "result")))
 
+gy_server_requests_total = _registered(Counts(
+    "ocsd_gy_server_requests_total", "RAR and ASR sent to Gy peers, by command and the answer's Result-Code "
+    "(or timeout)", ("command", "result")))
+
 
 def render() -> bytes:
     """The registry in the Prometheus text exposition format."""
@@ -138,5 +142,5 @@ __all__ = [
     "diameter_read_pauses_total", "diameter_write_buffer_bytes",
     "diameter_peers", "diameter_request_seconds", "diameter_requests_total", "render", "auc_vector_seconds",
     "housekeeping_runs_total", "ledger_entries_written_total", "ledger_write_failures_total", "s6a_requests_total",
-    "gy_requests_total",
+    "gy_requests_total", "gy_server_requests_total",
 ]

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from ocs.cli.common import config_option, emit, json_option, load_or_exit
+from ocs.cli.common import config_option, emit, fail, json_option, load_or_exit
 from ocs.cli.money import Who, account_of, call, table
 
 
@@ -63,6 +64,35 @@ def session_list(config_path: str, account: str | None, imsi: str | None, msisdn
                      "no live sessions")
 
     emit(found, as_json, text)
+
+
+@session.command("terminate")
+@config_option
+@click.argument("session_id", metavar="SESSION-ID")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for the daemon and the peer's answer.")
+@json_option
+def session_terminate(config_path: str, session_id: str, timeout: float, as_json: bool) -> None:
+    """Ask the running daemon to send ASR to the session's owning peer; prints the ASA's Result-Code."""
+    import uuid
+
+    from ocs.services.gy_notify import notify
+
+    config = load_or_exit(config_path)
+
+    async def body(charging: Any) -> Any:
+        store = charging.store
+        reply_key = f"{store.prefix}:gyreply:{uuid.uuid4().hex}"
+        await notify(store, kind="abort", session=session_id, reply=reply_key)
+        found = await store.client.blpop([reply_key], timeout=timeout)
+        if found is None:
+            raise ValueError(f"no answer within {timeout:g} s (is the daemon running with gy, and the peer connected?)")
+        return json.loads(found[1])
+
+    answer = call(config, as_json, body)
+    if not answer.get("ok"):
+        fail(answer.get("error", "refused"), as_json=as_json)
+    emit(answer, as_json, lambda: f"ASA from {answer['peer']} for {session_id}: Result-Code {answer['result']}")
 
 
 @click.group()

@@ -55,6 +55,7 @@ from ocs.charging.model import (
     check_ref,
 )
 from ocs.services.accounts import Accounts
+from ocs.services.gy_notify import notify_reauth
 from ocs.store import ledger as ledger_store
 from ocs.store.charging_redis import DEFAULT_REQUEST_TTL, ChargingRedis, reservation_key
 from ocs.store.redis_client import RedisStore
@@ -159,7 +160,10 @@ class ChargingService(Accounts):
     async def top_up(self, account: str, amount: int, ref: str, *, now: float | None = None) -> MoneyResult:
         """Credit airtime; idempotent by `ref` (per account)."""
         rating.check_amount(amount, allow_zero=False)
-        return await self._money(account, "topup", amount, ref, now, None)
+        result = await self._money(account, "topup", amount, ref, now, None)
+        if not result.duplicate:  # sessions out of credit are re-authorized by the daemon (RAR, issue 9)
+            await notify_reauth(self.store, account)
+        return result
 
     async def adjust(self, account: str, amount: int, ref: str, reason: str = "", *,
                      now: float | None = None) -> MoneyResult:
@@ -184,10 +188,13 @@ class ChargingService(Accounts):
         definition = await self.bundle(code)
         await self._check_currency(account, definition.currency)
         now_s, now_ms = self._now(now)
-        return await self.redis.activate(account, "purchase", definition.price, ref, now_ms, definition.code,
-                                         definition.priority, now_s + definition.validity_days * DAY,
-                                         definition.allowances, {"name": definition.name},
-                                         definition.rating_groups)
+        result = await self.redis.activate(account, "purchase", definition.price, ref, now_ms, definition.code,
+                                           definition.priority, now_s + definition.validity_days * DAY,
+                                           definition.allowances, {"name": definition.name},
+                                           definition.rating_groups)
+        if not result.duplicate:
+            await notify_reauth(self.store, account)
+        return result
 
     async def _check_currency(self, account: str, currency: str) -> None:
         view = await self.redis.account(account)

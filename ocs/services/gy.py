@@ -12,7 +12,9 @@ from ocs.apps.gy import Gy, Item
 from ocs.apps.gy_messages import CreditControlRequest
 from ocs.backends import Backends
 from ocs.config import Config
+from ocs.diameter.dictionary import Dictionary
 from ocs.metrics import gy_requests_total
+from ocs.services.gy_notify import GyNotifier, Send
 from ocs.store.cdrs import CdrWriter
 from ocs.store.guard import StoreGuard
 from ocs.store.gy_redis import GyRedis
@@ -74,4 +76,10 @@ def gy_jobs(config: Config, backends: Backends) -> list[tuple[str, float, Callab
             ("gy-cdr", CDR_INTERVAL, writer.write_once)]
 
 
-__all__ = ["GuardedGyStore", "gy_application", "gy_jobs", "gy_store"]
+def gy_notifier(config: Config, backends: Backends, send: Send, dictionary: Dictionary) -> GyNotifier:
+    """The consumer of RAR/ASR notifications from other processes (ocs.services.gy_notify)."""
+    return GyNotifier(backends.redis, gy_store(config, backends.redis), send, dictionary, config.node.origin_host,
+                      config.node.origin_realm)
+
+
+__all__ = ["GuardedGyStore", "gy_application", "gy_jobs", "gy_notifier", "gy_store"]

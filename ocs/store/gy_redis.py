@@ -2,7 +2,8 @@
 
 Keys (besides the account's, see ocs/store/charging_redis.py):
   <p>:gysid:{<session id>}        string, the account of a live Gy session (expires with the session)
-  <p>:{account}:gys               hash session id -> peer|realm|last request number|start ms|rg:used:charged:from_b,...
+  <p>:{account}:gys               hash session id -> peer|realm|last request n|start ms|usage|imsi|msisdn|final
+                                  (usage: rg:used:charged:from_b,...; final: the last CCR got a last grant or 4012)
   <p>:{account}:req:gy:<sid>:<n>  string, the reply to CC-Request-Number n (answers a retransmission)
   <p>:gysidx[:{slot tag}]         zset account\\x1fsession by the deadline (ms) past which the reaper closes it
   <p>:cdr[:{slot tag}]            stream of the records of closed sessions (ocs/store/cdrs.py writes them behind)
@@ -152,7 +153,7 @@ class GyRedis:
                     held[int(rg)] = int(r.split("|")[0])
             out[session_id] = {"peer": f[0], "realm": f[1], "request_number": int(f[2]), "start_ms": int(f[3]),
                                "imsi": f[5] if len(f) > 5 else "", "msisdn": f[6] if len(f) > 6 else "",
-                               "usage": usage, "reserved": held}
+                               "final": len(f) > 7 and f[7] == "1", "usage": usage, "reserved": held}
         return out
 
 

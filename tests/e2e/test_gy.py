@@ -361,3 +361,37 @@ def test_app_bundle_serves_its_rating_group_and_zero_rated_is_never_charged(ocs,
     records = wait_for(lambda: ocsd_cli(ocs.config, "cdr", "show", "--session", s))
     usage = {u["rg"]: (u["used"], u["charged"], u["from_bundles"]) for u in records[0]["usage"]}
     assert usage == {RG_APP: (GRANT, 0, GRANT), RG_DATA: (GRANT, 100, 0), RG_FREE: (6 * GRANT, 0, 0)}
+
+
+def test_rar_after_a_top_up_answered_by_the_pgw(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=150)
+    s, quiet = pgw.session(), pgw.session()
+    pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)]))
+    pgw.send(pgw.ccr(quiet, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA, requested_units=10_000)]))  # not final
+    last = pgw.send(pgw.ccr(s, UPDATE, 1, mscc=[mscc(RG_DATA, used=GRANT)]))
+    assert by_rg(last)[RG_DATA].final_unit_indication is not None
+    seen = len(ocs.daemon.lines)
+    before = len(pgw.received)
+    ocsd_cli(ocs.config, "account", "topup", "--account", account, "--amount", "500", "--ref", "t1")  # a CLI process
+    line = ocs.daemon.wait_for("rar-answered", after=seen)
+    assert (line["session"], line["peer"], line["result"]) == (s, "pgw.test", 2001)
+    rars = [m for m in wait_for(lambda: pgw.received[before:]) if m.header.command_code == 258]
+    assert [(m.session_id, m.re_auth_request_type, m.auth_application_id) for m in rars] == [(s, 0, 4)]
+    assert quiet not in [m.session_id for m in pgw.received]  # its grant was not the last: no RAR
+
+
+def test_asr_from_the_cli(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=1000)
+    s = pgw.session()
+    pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)]))
+    before = len(pgw.received)
+    answer = ocsd_cli(ocs.config, "session", "terminate", s)
+    assert answer == {"ok": True, "session": s, "peer": "pgw.test", "result": 2001}
+    asrs = [m for m in pgw.received[before:] if m.header.command_code == 274]
+    assert [(m.session_id, m.auth_application_id) for m in asrs] == [(s, 4)]
+    # the PGW then ends the session with its final report (RFC 4006 §5.5)
+    assert pgw.send(pgw.ccr(s, TERMINATION, 1, mscc=[mscc(RG_DATA, requested=False, used=10)])).result_code == 2001
+    gone = subprocess.run([sys.executable, "-c", "from ocs.cli import main; main()", "session", "terminate", s,
+                           "-c", str(ocs.config), "--timeout", "2"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert gone.returncode == 2 and "no live session" in gone.stderr

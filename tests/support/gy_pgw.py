@@ -40,7 +40,14 @@ class Pgw:
 
         def handle(app: Any, message: Any) -> Any:
             self.received.append(message)
-            return on_request(app, message) if on_request is not None else None
+            if on_request is not None:
+                return on_request(app, message)
+            answer = message.to_answer()  # RAA / ASA: DIAMETER_SUCCESS
+            answer.session_id = message.session_id
+            answer.origin_host = origin_host.encode()
+            answer.origin_realm = b"test"
+            answer.result_code = 2001
+            return answer
 
         self.app = SimpleThreadingApplication(GY, is_auth_application=True, request_handler=handle)
         self.node.add_application(self.app, [peer])

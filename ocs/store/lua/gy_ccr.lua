@@ -41,7 +41,8 @@ if redis.call('HGET', acct, 'blocked') == '1' then return err('blocked', P.accou
 for _, it in ipairs(P.items) do
   if it.cur ~= a.cur then return err('currency_mismatch', 'account in ' .. a.cur .. ', tariff in ' .. it.cur) end
 end
--- session state: peer|realm|last n|start ms|rating groups "rg:used:charged:from_b,..."|imsi|msisdn
+-- session state: peer|realm|last n|start ms|rating groups "rg:used:charged:from_b,..."|imsi|msisdn|final
+-- (final 1: the last CCR got a final grant or a 4012, so a top-up re-authorizes the session with a RAR)
 local s = redis.call('HGET', sessions, P.session)
 local usage, order, start, imsi, msisdn = {}, {}, P.ts, P.imsi, P.msisdn
 if s then
@@ -55,7 +56,7 @@ elseif P.type ~= 1 then
   return err('unknown_session', P.session)
 end
 local ts = fmt(P.ts)
-local touched, out, fresh = {}, {}, false
+local touched, out, fresh, final = {}, {}, false, 0
 for i, it in ipairs(P.items) do
   local rg = fmt(it.rg)
   local rkey = P.session .. '\31' .. rg
@@ -71,6 +72,7 @@ for i, it in ipairs(P.items) do
     granted, g_b, g_units, money, enc = reserve_in(a, by_id, touched, false, it.wanted, it.dim, it.n, it.price,
       P.now, ts, rg)
   end
+  if it.wanted > 0 and granted < it.wanted then final = 1 end  -- a last grant, or none (4012)
   if enc then
     redis.call('HSET', rkeys, rkey, enc)
     fresh = true
@@ -103,7 +105,7 @@ else
     parts[i] = rg .. ':' .. fmt(u[1]) .. ':' .. fmt(u[2]) .. ':' .. fmt(u[3])
   end
   redis.call('HSET', sessions, P.session, P.peer .. '|' .. P.realm .. '|' .. fmt(P.n) .. '|' .. fmt(start) .. '|' ..
-             table.concat(parts, ',') .. '|' .. imsi .. '|' .. msisdn)
+             table.concat(parts, ',') .. '|' .. imsi .. '|' .. msisdn .. '|' .. fmt(final))
   redis.call('ZADD', sidx, fmt(P.deadline), P.account .. '\31' .. P.session)
 end
 acct_save(acct, a, by_id, touched)
