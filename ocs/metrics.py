@@ -32,9 +32,9 @@ class Counts(Collector):
         self.name, self.documentation, self.labelnames = name, documentation, labelnames
         self._counts: dict[tuple[str, ...], int] = {}
 
-    def inc(self, labels: tuple[str, ...]) -> None:
+    def inc(self, labels: tuple[str, ...], n: int = 1) -> None:
         counts = self._counts
-        counts[labels] = counts.get(labels, 0) + 1
+        counts[labels] = counts.get(labels, 0) + n
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self.name.removesuffix("_total"), self.documentation, labels=self.labelnames)
@@ -131,6 +131,17 @@ gy_server_requests_total = _registered(Counts(
     "ocsd_gy_server_requests_total", "RAR and ASR sent to Gy peers, by command and the answer's Result-Code "
     "(or timeout)", ("command", "result")))
 
+gy_units_total = _registered(Counts(
+    "ocsd_gy_units_total", "Gy units by unit (octets, seconds, events) and kind: granted, or used as reported",
+    ("unit", "kind")))
+
+gy_charged_total = _registered(Counts(
+    "ocsd_gy_charged_total", "Money taken from balances by Gy (minor units), by the unit of the rating group",
+    ("unit",)))
+
+gy_sessions = Gauge("ocsd_gy_sessions", "Live Gy sessions (all processes sharing Redis; counted by the reaper)",
+                    registry=REGISTRY)
+
 
 def render() -> bytes:
     """The registry in the Prometheus text exposition format."""
@@ -142,5 +153,5 @@ __all__ = [
     "diameter_read_pauses_total", "diameter_write_buffer_bytes",
     "diameter_peers", "diameter_request_seconds", "diameter_requests_total", "render", "auc_vector_seconds",
     "housekeeping_runs_total", "ledger_entries_written_total", "ledger_write_failures_total", "s6a_requests_total",
-    "gy_requests_total", "gy_server_requests_total",
+    "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions", "gy_units_total",
 ]

@@ -85,6 +85,7 @@ class GyStore(Protocol):
 
 
 Outcome = Callable[[str, int], None]  # (request type label, result code) for metrics
+Usage = Callable[[Unit, int, int, int], None]  # (unit, granted, used, charged) per MSCC answered, for metrics
 TYPE_LABELS = {1: "initial", 2: "update", 3: "termination", 4: "event"}
 
 
@@ -94,7 +95,8 @@ class Gy:
 
     def __init__(self, origin_host: str, origin_realm: str, config: GyConfig, store: GyStore,
                  tariff: Callable[[int], Tariff], *, home_plmns: Iterable[str] = (),
-                 outcome: Outcome | None = None, dictionary: Dictionary | None = None) -> None:
+                 outcome: Outcome | None = None, usage: Usage | None = None,
+                 dictionary: Dictionary | None = None) -> None:
         self.origin_host = origin_host
         self.origin_realm = origin_realm
         self.config = config
@@ -102,6 +104,7 @@ class Gy:
         self.tariff = tariff
         self.home_plmns = frozenset(home_plmns)
         self.outcome = outcome or (lambda kind, result: None)
+        self.usage = usage
         self.d = dictionary if dictionary is not None else default_dictionary()
         self._refusal = CreditControlRefusal(origin_host, origin_realm, self.d)
         self.final_unit = FinalUnit(REDIRECT if config.final_unit_action == "redirect" else TERMINATE,
@@ -204,6 +207,8 @@ class Gy:
             rg = int(it["rg"])
             unit, want = wanted[rg]
             granted = int(it["granted"])
+            if self.usage is not None:
+                self.usage(unit, granted, next(i.used for i in items if i.rg == rg), int(it["charged"]))
             if want > 0 and granted == 0:
                 services.append(mscc(rg, DIAMETER_CREDIT_LIMIT_REACHED))
                 continue

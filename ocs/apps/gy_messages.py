@@ -62,13 +62,15 @@ def _units(g: Group) -> Units:
 
 
 def _used(groups: list[Group]) -> tuple[Units, int | None]:
-    """TS 32.299 §6.3.3: an MSCC may report several Used-Service-Unit (tariff change): they add up."""
+    """TS 32.299 §6.3.3: an MSCC may report several Used-Service-Unit (tariff change): they add up, each in
+    its own terms (one may give CC-Total-Octets, another only Input and Output)."""
     total: dict[str, int] = {}
     reason = None
     for g in groups:
         u = _units(g)
-        for name in Units.__slots__:
-            v = getattr(u, name)
+        for name, unit in (("total_octets", Unit.OCTETS), ("time", Unit.SECONDS),
+                           ("service_specific", Unit.EVENTS)):
+            v = u.of(unit)
             if v is not None:
                 total[name] = total.get(name, 0) + v
         if reason is None:

@@ -11,9 +11,10 @@ from typing import Any
 from ocs.apps.gy import Gy, Item
 from ocs.apps.gy_messages import CreditControlRequest
 from ocs.backends import Backends
+from ocs.charging.model import Unit
 from ocs.config import Config
 from ocs.diameter.dictionary import Dictionary
-from ocs.metrics import gy_requests_total
+from ocs.metrics import gy_charged_total, gy_requests_total, gy_sessions, gy_units_total
 from ocs.services.gy_notify import GyNotifier, Send
 from ocs.store.cdrs import CdrWriter
 from ocs.store.guard import StoreGuard
@@ -63,7 +64,13 @@ def gy_application(config: Config, backends: Backends) -> Gy:
     return Gy(config.node.origin_host, config.node.origin_realm, config.gy,
               GuardedGyStore(gy_store(config, backends.redis), guard), charging.tariff,
               home_plmns=config.auc.home_plmns,
-              outcome=lambda kind, result: gy_requests_total.inc((kind, str(result))))
+              outcome=lambda kind, result: gy_requests_total.inc((kind, str(result))), usage=_usage)
+
+
+def _usage(unit: Unit, granted: int, used: int, charged: int) -> None:
+    gy_units_total.inc((unit.value, "granted"), granted)
+    gy_units_total.inc((unit.value, "used"), used)
+    gy_charged_total.inc((unit.value,), charged)
 
 
 def gy_jobs(config: Config, backends: Backends) -> list[tuple[str, float, Callable[[], Awaitable[int]]]]:
@@ -72,7 +79,13 @@ def gy_jobs(config: Config, backends: Backends) -> list[tuple[str, float, Callab
         return []
     store = gy_store(config, backends.redis)
     writer = CdrWriter(backends.redis, backends.pool, pg_timeout=config.postgres.timeout)
-    return [("gy-reap", config.charging.reap_interval, lambda: store.reap(int(time.time() * 1000))),
+
+    async def reap() -> int:
+        closed = await store.reap(int(time.time() * 1000))
+        gy_sessions.set(await store.live_sessions())
+        return closed
+
+    return [("gy-reap", config.charging.reap_interval, reap),
             ("gy-cdr", CDR_INTERVAL, writer.write_once)]
 
 

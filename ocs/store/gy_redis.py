@@ -126,6 +126,10 @@ class GyRedis:
                                       for account, _, session_id in due))
         return sum(done)
 
+    async def live_sessions(self) -> int:
+        p = self.store.pipeline
+        return sum(await asyncio.gather(*(p.call("ZCARD", k) for k in self.store.slot_keys("gysidx"))))
+
     async def accounts_with_sessions(self) -> list[str]:
         """Accounts that hold a live session (from the reaper's index)."""
         p = self.store.pipeline
