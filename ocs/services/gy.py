@@ -35,6 +35,9 @@ class GuardedGyStore:
         return await self.guard.call(self.redis.account_of, imsi, msisdn)
 
     async def session_account(self, session_id: str) -> str | None:
+        known = self.redis.known_account(session_id)
+        if known is not None:  # a session this process served: no Redis call
+            return known
         return await self.guard.call(self.redis.session_account, session_id)
 
     async def ccr(self, account: str, ccr: CreditControlRequest, peer: str, realm: str,

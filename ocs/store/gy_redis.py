@@ -21,6 +21,7 @@ from ocs.store.redis_client import RedisStore, ReplyError
 from ocs.subscribers.errors import Blocked, UnknownSession
 
 SEP = "\x1f"
+MAX_REMEMBERED = 200_000  # sessions whose account this process keeps in memory
 
 
 def session_lookup_key(store: RedisStore, session_id: str) -> str:
@@ -42,6 +43,9 @@ class GyRedis:
         self.store = store
         self.session_lifetime = session_lifetime  # seconds: Validity-Time + grace
         self.answer_ttl = answer_ttl
+        # session id -> account of the sessions this process served (a session's account never changes, and a
+        # session ended meanwhile is refused by the script all the same): a CCR-U/T is then one script call
+        self._accounts: dict[str, str] = {}
 
     async def account_of(self, imsi: str | None, msisdn: str | None) -> str:
         """IMSI first (PEERS.md: both are sent; the IMSI is the SIM), then the MSISDN: one GET each."""
@@ -54,10 +58,25 @@ class GyRedis:
         raise UnknownSubscriber(imsi or msisdn or "")
 
     async def session_account(self, session_id: str) -> str | None:
+        known = self._accounts.get(session_id)
+        if known is not None:
+            return known
         found = await self.store.pipeline.call("GET", session_lookup_key(self.store, session_id))
         if found is None:
             return None
         return found.decode() if isinstance(found, bytes) else str(found)
+
+    def known_account(self, session_id: str) -> str | None:
+        return self._accounts.get(session_id)
+
+    def _remember(self, session_id: str, account: str | None) -> None:
+        accounts = self._accounts
+        if account is None:
+            accounts.pop(session_id, None)
+            return
+        if len(accounts) >= MAX_REMEMBERED and session_id not in accounts:
+            del accounts[next(iter(accounts))]  # the oldest
+        accounts[session_id] = account
 
     async def ccr(self, account: str, session_id: str, request_type: int, request_number: int, peer: str,
                   realm: str, items: list[dict[str, Any]], now_ms: int, imsi: str | None = None,
@@ -67,22 +86,29 @@ class GyRedis:
                              "peer": peer, "realm": realm, "imsi": imsi or "", "msisdn": msisdn or "",
                              "now": now_ms // 1000, "ts": now_ms,
                              "deadline": now_ms + self.session_lifetime * 1000, "ttl": self.answer_ttl,
-                             "items": items}, separators=(",", ":"))
+                             "lifetime": self.session_lifetime, "items": items}, separators=(",", ":"))
         keys = [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "ledger"),
                 s.key(account, f"req:gy:{session_id}:{request_number}"), s.slot_key(account, "rsvidx"),
                 s.key(account, "gys"), s.slot_key(account, "gysidx"), s.slot_key(account, "cdr")]
         lookup = session_lookup_key(s, session_id)
-        p = s.pipeline
-        # the lookup is issued in the same event-loop turn as the script: one round trip (auto-pipelining)
-        side = (p.call("DEL", lookup) if request_type == 3
-                else p.call("SET", lookup, account, "EX", self.session_lifetime))
-        results: tuple[Any, ...] = await asyncio.gather(s.evalsha("gy_ccr", keys, [params]), side,
-                                                        return_exceptions=True)
-        reply = results[0]
-        if isinstance(reply, ReplyError):
-            raise _mapped(reply, session_id, account) from None
-        if isinstance(reply, BaseException):
-            raise reply
+        if not s.cluster:  # one Redis: the script keeps the lookup key too (one call, one round trip)
+            keys.append(lookup)
+            try:
+                reply = await s.evalsha("gy_ccr", keys, [params])
+            except ReplyError as exc:
+                raise _mapped(exc, session_id, account) from None
+        else:  # the lookup key is in another slot: its own command, in the same event-loop turn (auto-pipelining)
+            p = s.pipeline
+            side = (p.call("DEL", lookup) if request_type == 3
+                    else p.call("SET", lookup, account, "EX", self.session_lifetime))
+            results: tuple[Any, ...] = await asyncio.gather(s.evalsha("gy_ccr", keys, [params]), side,
+                                                            return_exceptions=True)
+            reply = results[0]
+            if isinstance(reply, ReplyError):
+                raise _mapped(reply, session_id, account) from None
+            if isinstance(reply, BaseException):
+                raise reply
+        self._remember(session_id, None if request_type == 3 else account)
         return cast(dict[str, Any], json.loads(reply))
 
     async def event(self, account: str, session_id: str, request_number: int, action: int, item: dict[str, Any],
@@ -112,6 +138,7 @@ class GyRedis:
         params = json.dumps({"account": account, "session": session_id, "cause": cause, "ts": now_ms,
                              "before": before}, separators=(",", ":"))
         reply = json.loads(await s.evalsha("gy_close", keys, [params]))
+        self._remember(session_id, None)
         if reply["closed"]:
             await s.pipeline.call("DEL", session_lookup_key(s, session_id))
         return bool(reply["closed"])

@@ -5,9 +5,10 @@
 --       5 <p>:rsvidx[:{slot tag}]  6 <p>:{account}:gys (hash session id -> session state)
 --       7 <p>:gysidx[:{slot tag}] (zset account\31session scored by the deadline (ms) the reaper closes it at)
 --       8 <p>:cdr[:{slot tag}] (stream of closed sessions' records, written into PostgreSQL by the CDR writer)
+--       9 (only on one Redis, not a cluster) <p>:gysid:{<session>}: the session's account, kept `lifetime` s
 -- ARGV[1]: {account, session, type (1 INITIAL, 2 UPDATE, 3 TERMINATION), n (CC-Request-Number), peer, realm,
 --           imsi, msisdn (the Subscription-Ids of the CCR-I, '' when absent),
---           now (s), ts (ms), deadline (ms: silent past it, the reaper closes the session), ttl (s, of the answer kept for retransmissions), items: [{rg, used, wanted (0 = no
+--           lifetime (s, of key 9), now (s), ts (ms), deadline (ms: silent past it, the reaper closes the session), ttl (s, of the answer kept for retransmissions), items: [{rg, used, wanted (0 = no
 --           grant asked), dim, n, price, cur, release (1: Reporting-Reason FINAL, give the rest back)}]}
 -- Returns: {"duplicate":0|1,"items":[{"rg","charged","unpaid","from_bundles","from_balance","granted",
 --           "granted_from_bundles","money_held"}],"start":ms,"peer":...} ; errors (nothing changed):
@@ -118,4 +119,7 @@ end
 local body = '"items":[' .. table.concat(out, ',') .. '],"start":' .. fmt(start) .. ',"usage":[' ..
              table.concat(total, ',') .. ']}'
 redis.call('SET', reqkey, body, 'EX', P.ttl)
+if KEYS[9] then
+  if P.type == 3 then redis.call('DEL', KEYS[9]) else redis.call('SET', KEYS[9], P.account, 'EX', P.lifetime) end
+end
 return '{"duplicate":0,' .. body
