@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -395,3 +396,27 @@ def test_asr_from_the_cli(ocs, pgw):
                            "-c", str(ocs.config), "--timeout", "2"], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
     assert gone.returncode == 2 and "no live session" in gone.stderr
+
+
+def test_blocked_account_is_refused_4010(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=1000)
+    redis.Redis.from_url(REDIS_URL).hset(f"{ocs.prefix}:{{{account}}}:acct", "blocked", "1")
+    cca = pgw.send(pgw.ccr(pgw.session(), INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)]))
+    assert cca.result_code == 4010  # DIAMETER_END_USER_SERVICE_DENIED
+    assert ocs.balance(account) == (1000, 0)
+
+
+def test_fifty_concurrent_sessions_of_one_account(ocs, pgw):
+    imsi, _, account = ocs.subscriber(balance=1234)  # 12 grants of 100 cents and one of 34
+    sessions = [pgw.session() for _ in range(50)]
+    with ThreadPoolExecutor(50) as pool:
+        first = list(pool.map(lambda s: pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)])), sessions))
+    granted = [by_rg(c)[RG_DATA].granted_service_unit for c in first]
+    amounts = [g.cc_total_octets for g in granted if g is not None]
+    assert sorted(amounts) == [34_000] + [GRANT] * 12
+    assert ocs.balance(account) == (1234, 1234)
+    with ThreadPoolExecutor(50) as pool:  # every session reports twice its grant
+        list(pool.map(lambda sg: pgw.send(pgw.ccr(sg[0], TERMINATION, 1, mscc=[mscc(
+            RG_DATA, requested=False, used=2 * (sg[1].cc_total_octets if sg[1] is not None else 0))])),
+            zip(sessions, granted, strict=True)))
+    assert ocs.balance(account) == (0, 0)  # all it held, never below zero
