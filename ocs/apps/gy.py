@@ -149,13 +149,14 @@ class Gy:
             wanted_by_rg[s.rating_group] = (t.unit, wanted)
         return items, wanted_by_rg, unrated
 
-    def _answer(self, request: Message, ccr: CreditControlRequest, result: int, **values: Any) -> Message:
+    def _answer(self, request: Message, ccr: CreditControlRequest, result: int,
+                values: dict[str, Any] | None = None) -> Message:
+        """RFC 4006 §3.2 CCA: the fixed AVPs, then `values` by name (None values are left out)."""
         self.outcome(TYPE_LABELS[ccr.request_type], result)
         return self.d.answer(request, {
             "Session-Id": ccr.session_id, "Result-Code": result, "Origin-Host": self.origin_host,
             "Origin-Realm": self.origin_realm, "Auth-Application-Id": APP_GY,
-            "CC-Request-Type": ccr.request_type, "CC-Request-Number": ccr.request_number,
-            **{k.replace("_", "-"): v for k, v in values.items()},
+            "CC-Request-Type": ccr.request_type, "CC-Request-Number": ccr.request_number, **(values or {}),
         })
 
     async def _event(self, request: Message, ccr: CreditControlRequest, ctx: Context) -> Message:
@@ -168,7 +169,7 @@ class Gy:
         price = cost(tariff, units, roaming)
         cost_info = cost_information(price, tariff.currency) if wants_cost(ccr) else None
         if action == PRICE_ENQUIRY:  # §6.22: the price only, nothing is looked up or changed
-            return self._answer(request, ccr, DIAMETER_SUCCESS, Cost_Information=cost_info)
+            return self._answer(request, ccr, DIAMETER_SUCCESS, {"Cost-Information": cost_info})
         if ccr.imsi is None and ccr.msisdn is None:
             raise UnknownUser("no Subscription-Id")
         account = await self.store.account_of(ccr.imsi, ccr.msisdn)
@@ -178,13 +179,13 @@ class Gy:
         reply = await self.store.event(account, ccr, ctx.peer, action, item)
         if action == CHECK_BALANCE:
             return self._answer(request, ccr, DIAMETER_SUCCESS,
-                                Check_Balance_Result=ENOUGH_CREDIT if reply["ok"] else NO_CREDIT)
+                                {"Check-Balance-Result": ENOUGH_CREDIT if reply["ok"] else NO_CREDIT})
         if not reply["ok"]:  # §5.2.3: a direct debit the account cannot pay
             return self._answer(request, ccr, DIAMETER_CREDIT_LIMIT_REACHED)
         granted = {"Granted-Service-Unit": {UNIT_AVP[tariff.unit]: units}, "Rating-Group": rg,
                    "Result-Code": DIAMETER_SUCCESS}
-        return self._answer(request, ccr, DIAMETER_SUCCESS, Multiple_Services_Credit_Control=[granted],
-                            Cost_Information=cost_info)
+        return self._answer(request, ccr, DIAMETER_SUCCESS,
+                            {"Multiple-Services-Credit-Control": [granted], "Cost-Information": cost_info})
 
     async def ccr(self, request: Message, ctx: Context) -> Message:
         ccr = parse_ccr(request, self.d, self.config.default_rating_group)
@@ -223,7 +224,7 @@ class Gy:
             result = DIAMETER_CREDIT_LIMIT_REACHED  # RFC 4006 §5.1.2: no credit at all for the session
         elif not items and unrated:
             result = DIAMETER_RATING_FAILED
-        return self._answer(request, ccr, result, Multiple_Services_Credit_Control=services)
+        return self._answer(request, ccr, result, {"Multiple-Services-Credit-Control": services})
 
 
 __all__ = ["Gy", "GyStore", "Item"]
