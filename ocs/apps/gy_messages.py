@@ -138,7 +138,8 @@ def parse_ccr(request: Message, d: Dictionary, default_rating_group: int) -> Cre
     request_number = r["CC-Request-Number"]
     if request_type not in (INITIAL, UPDATE, TERMINATION, EVENT):
         raise DiameterError(DIAMETER_INVALID_AVP_VALUE, "CC-Request-Type", r.avp("CC-Request-Type"))
-    imsi, msisdn = _subscription(r)
+    # whom to charge is read from the CCR-I (and a CCR-E); a CCR-U/T belongs to its session's account
+    imsi, msisdn = _subscription(r) if request_type in (INITIAL, EVENT) else (None, None)
     services = []
     for m in r.all("Multiple-Services-Credit-Control"):
         used, reason = _used(m.all("Used-Service-Unit"))

@@ -39,7 +39,7 @@ def test_units_octets_total_or_input_plus_output():
 
 
 def test_mscc_usage_reasons_and_default_rating_group():
-    r = parse_ccr(ccr(**{
+    r = parse_ccr(ccr(INITIAL, **{
         "Subscription-Id": [{"Subscription-Id-Type": 0, "Subscription-Id-Data": "+4917000"},
                             {"Subscription-Id-Type": 1, "Subscription-Id-Data": "001010000000001"}],
         "Multiple-Services-Credit-Control": [
@@ -67,7 +67,7 @@ def test_no_mscc_is_one_service_of_the_default_rating_group():
 ])
 def test_bad_subscription_id(sub, code):
     with pytest.raises(DiameterError) as e:
-        parse_ccr(ccr(**{"Subscription-Id": sub}), d, 1)
+        parse_ccr(ccr(INITIAL, **{"Subscription-Id": sub}), d, 1)
     assert e.value.result_code == code and e.value.failed_avp is not None
 
 
