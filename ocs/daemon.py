@@ -135,8 +135,9 @@ class Daemon:
         await charging.load()
         backends.charging = charging
         c = self.config.charging
+        jobs, flushes = gy_jobs(self.config, backends)
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
-                                         extra_jobs=gy_jobs(self.config, backends))
+                                         extra_jobs=jobs, flushes=flushes)
         self.housekeeping.start()
 
     async def _ping(self, interval: float) -> None:

@@ -76,10 +76,15 @@ def _usage(unit: Unit, granted: int, used: int, charged: int) -> None:
     gy_charged_total.inc((unit.value,), charged)
 
 
-def gy_jobs(config: Config, backends: Backends) -> list[tuple[str, float, Callable[[], Awaitable[int]]]]:
-    """The housekeeping jobs of Gy when it is enabled: the reaper of silent sessions."""
+Job = tuple[str, float, Callable[[], Awaitable[int]]]
+Flush = tuple[str, Callable[[], Awaitable[int]]]
+
+
+def gy_jobs(config: Config, backends: Backends) -> tuple[list[Job], list[Flush]]:
+    """The housekeeping jobs of Gy when it is enabled: the reaper of silent sessions and the CDR writer; and
+    what is flushed at stop (the CDRs still in Redis)."""
     if "gy" not in config.diameter.applications:
-        return []
+        return [], []
     store = gy_store(config, backends.redis)
     writer = CdrWriter(backends.redis, backends.pool, pg_timeout=config.postgres.timeout)
 
@@ -88,8 +93,8 @@ def gy_jobs(config: Config, backends: Backends) -> list[tuple[str, float, Callab
         gy_sessions.set(await store.live_sessions())
         return closed
 
-    return [("gy-reap", config.charging.reap_interval, reap),
-            ("gy-cdr", CDR_INTERVAL, writer.write_once)]
+    return ([("gy-reap", config.charging.reap_interval, reap), ("gy-cdr", CDR_INTERVAL, writer.write_once)],
+            [("gy-cdr", writer.drain)])
 
 
 def gy_notifier(config: Config, backends: Backends, send: Send, dictionary: Dictionary) -> GyNotifier:

@@ -59,3 +59,28 @@ async def test_reaper_closes_a_silent_session_and_records_it(service, redis_stor
     records = await redis_store.xrange(redis_store.slot_key(account, "cdr"))
     assert [(r["session"], r["cause"], r["imsi"], r["msisdn"]) for _, r in records] == [
         ("pgw;silent", "reaped", "001010000000001", "4917000001")]
+
+
+async def test_cdrs_written_once_and_flushed_at_stop(service, redis_store, pg_pool, new_account):
+    from ocs.services.housekeeping import Housekeeping
+    from ocs.store.cdrs import CdrWriter, cdrs
+
+    await service.set_tariff(Tariff(10, Unit.OCTETS, 1000, 1, 5, "EUR"))
+    account = await new_account(balance=1000)
+    gy = GyRedis(redis_store, session_lifetime=600, answer_ttl=60)
+    now = 1_700_000_000_000
+    await gy.ccr(account, "pgw;1", 1, 0, "pgw", "test", [item(0)], now, "001010000000009", "")
+    await gy.ccr(account, "pgw;1", 3, 1, "pgw", "test", [item(2500, 0)], now + 1000)
+    writer = CdrWriter(redis_store, pg_pool)
+    keeper = Housekeeping(service, 3600, 3600, 3600, flushes=[("gy-cdr", writer.drain)])
+    keeper.start()
+    await keeper.stop()  # the flush at stop writes what waits in Redis
+    written = await cdrs(pg_pool, account=account)
+    assert [(c["session"], c["cause"], c["usage"]) for c in written] == [
+        ("pgw;1", "final", [{"rg": 10, "used": 2500, "charged": 3, "from_bundles": 0}])]
+    # written once: the same record again (a crash between the insert and the trim) adds nothing
+    await redis_store.pipeline.call("XADD", redis_store.slot_key(account, "cdr"), "*", "session", "pgw;1",
+                                    "account", account, "imsi", "", "msisdn", "", "peer", "pgw", "start", str(now),
+                                    "stop", str(now), "cause", "final", "usage", "[]")
+    assert await writer.drain() == 1
+    assert len(await cdrs(pg_pool, account=account)) == 1
