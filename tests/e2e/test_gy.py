@@ -245,6 +245,7 @@ def test_session_list_and_one_cdr_per_session(ocs, pgw):
     listed = ocsd_cli(ocs.config, "session", "list", "--imsi", imsi)
     assert [(x["session"], x["account"], x["peer"], x["reserved"]) for x in listed] == [
         (s, account, "pgw.test", {str(RG_DATA): GRANT, str(RG_OTHER): GRANT})]
+    assert s in [x["session"] for x in ocsd_cli(ocs.config, "session", "list")]  # every account's sessions
     pgw.send(pgw.ccr(s, TERMINATION, 1, mscc=[mscc(RG_DATA, requested=False, used=3000)]))
     pgw.send(pgw.ccr(s, TERMINATION, 1, mscc=[mscc(RG_DATA, requested=False, used=3000)]))  # retransmitted
     assert ocsd_cli(ocs.config, "session", "list", "--account", account) == []
