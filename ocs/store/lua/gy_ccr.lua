@@ -38,7 +38,7 @@ local done = redis.call('GET', reqkey)
 if done then return '{"duplicate":1,' .. done end
 local a, by_id = acct_load(acct)
 if not a then return err('unknown_account', P.account) end
-if redis.call('HGET', acct, 'blocked') == '1' then return err('blocked', P.account) end
+if a.blocked == '1' then return err('blocked', P.account) end  -- acct_load keeps the account's other fields
 for _, it in ipairs(P.items) do
   if it.cur ~= a.cur then return err('currency_mismatch', 'account in ' .. a.cur .. ', tariff in ' .. it.cur) end
 end
