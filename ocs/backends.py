@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -10,12 +11,17 @@ from ocs.config import Config
 from ocs.sealing import Sealer, SealingError, sealer_for
 from ocs.store.redis_client import RedisStore
 
+if TYPE_CHECKING:
+    from ocs.services.charging import ChargingService
+
 
 @dataclass
 class Backends:
     redis: RedisStore
     pool: asyncpg.Pool
     keys: Sealer | SealingError  # the sealer, or why there is none (opened with keys=False)
+    # the daemon's charging service (tariffs and catalog in memory, reloaded by housekeeping), once started
+    charging: ChargingService | None = None
 
     @property
     def sealer(self) -> Sealer:

@@ -22,6 +22,8 @@ from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
 from ocs.services.charging import ChargingService
+from ocs.services.gy import gy_application, gy_jobs, gy_notifier
+from ocs.services.gy_notify import GyNotifier
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.services.radius_runtime import RadiusRuntime
@@ -47,6 +49,7 @@ def peer_config(p: DiameterPeerConfig) -> PeerConfig:
 # The applications by their name in `[diameter] applications`: one line each.
 APPLICATIONS: dict[str, Callable[[Config, Backends], DiameterApplication]] = {
     "s6a": s6a_application,
+    "gy": gy_application,
 }
 
 
@@ -79,6 +82,7 @@ class Daemon:
     _watchdog_task: asyncio.Task[None] | None = None
     backends: Backends | None = None
     housekeeping: Housekeeping | None = None
+    gy_notifier: GyNotifier | None = None
     radius: RadiusRuntime | None = None
 
     async def start(self) -> None:
@@ -130,6 +134,9 @@ class Daemon:
                tuple(cfg.diameter.listen)).add_routes(router)
         self.admin = await start_admin(admin_host, admin_port, cfg.admin.token, router)
         self.diameter.start()
+        if "gy" in cfg.diameter.applications and self.backends is not None:
+            self.gy_notifier = gy_notifier(cfg, self.backends, self.diameter.request, node.dictionary)
+            self.gy_notifier.start()
         self.notifier.ready()
         if self.notifier.watchdog_interval:
             self._watchdog_task = asyncio.create_task(self._ping(self.notifier.watchdog_interval))
@@ -140,9 +147,13 @@ class Daemon:
         """The ledger writer, the reservation reaper and bundle expiry (ocs.services.housekeeping)."""
         charging = ChargingService(backends.redis, backends.pool)
         await charging.load()
+        backends.charging = charging
         c = self.config.charging
+        jobs, flushes = gy_jobs(self.config, backends)
+        if self.radius is not None:
+            jobs = [*jobs, *self.radius.jobs()]
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
-                                         jobs=self.radius.jobs() if self.radius is not None else [])
+                                         jobs=jobs, flushes=flushes)
         self.housekeeping.start()
 
     async def _ping(self, interval: float) -> None:
@@ -156,6 +167,8 @@ class Daemon:
     async def stop(self) -> None:
         self.notifier.stopping()
         log.info("stopping")
+        if self.gy_notifier is not None:
+            await self.gy_notifier.stop()
         if self.diameter is not None:
             await self.diameter.stop()
         if self.radius is not None:

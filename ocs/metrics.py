@@ -41,9 +41,9 @@ class Counts(Collector):
         self.name, self.documentation, self.labelnames = name, documentation, labelnames
         self._counts: dict[tuple[str, ...], int] = {}
 
-    def inc(self, labels: tuple[str, ...]) -> None:
+    def inc(self, labels: tuple[str, ...], n: int = 1) -> None:
         counts = self._counts
-        counts[labels] = counts.get(labels, 0) + 1
+        counts[labels] = counts.get(labels, 0) + n
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self.name.removesuffix("_total"), self.documentation, labels=self.labelnames)
@@ -155,6 +155,25 @@ housekeeping_runs_total = Counter(
     "ocsd_housekeeping_runs_total", "Passes of the background jobs (reap, expire), by outcome", ("job", "result"),
     registry=REGISTRY)
 
+gy_requests_total = _registered(Counts(
+    "ocsd_gy_requests_total", "Gy credit-control requests answered, by CC-Request-Type and Result-Code",
+    ("type", "result")))
+
+gy_server_requests_total = _registered(Counts(
+    "ocsd_gy_server_requests_total", "RAR and ASR sent to Gy peers, by command and the answer's Result-Code "
+    "(or timeout)", ("command", "result")))
+
+gy_units_total = _registered(Counts(
+    "ocsd_gy_units_total", "Gy units by unit (octets, seconds, events) and kind: granted, or used as reported",
+    ("unit", "kind")))
+
+gy_charged_total = _registered(Counts(
+    "ocsd_gy_charged_total", "Money taken from balances by Gy (minor units), by the unit of the rating group",
+    ("unit",)))
+
+gy_sessions = Gauge("ocsd_gy_sessions", "Live Gy sessions (all processes sharing Redis; counted by the reaper)",
+                    registry=REGISTRY)
+
 radius_requests_total = _registered(Counts(
     "ocsd_radius_requests_total", "RADIUS requests handled, by client name, packet type and outcome "
     "(the reply's type, or dropped)", ("client", "type", "outcome")))
@@ -196,4 +215,5 @@ __all__ = [
     "housekeeping_runs_total", "ledger_entries_written_total", "ledger_lag_seconds", "ledger_write_failures_total",
     "peer_states", "render", "s6a_requests_total", "store_call_seconds",
     "radius_drops_total", "radius_dynauth_total", "radius_requests_total", "radius_sessions",
+    "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions", "gy_units_total",
 ]

@@ -99,8 +99,11 @@ class BundleDefinition:
     priority: int
     price: int
     currency: str
+    rating_groups: tuple[int, ...] = ()  # an app bundle: serves only these rating groups; empty: any
 
     def __post_init__(self) -> None:
+        if any(not 0 <= rg <= 2**32 - 1 for rg in self.rating_groups):  # RFC 4006 §8.29 Unsigned32
+            raise ValueError("rating groups are integers from 0 to 4294967295")
         if not CODE_RE.match(self.code):
             raise ValueError(f"bundle code {self.code!r} must match {CODE_RE.pattern}")
         check_currency(self.currency)
@@ -152,6 +155,7 @@ class ActiveBundle:
     expires_at: int
     remaining: Allowances
     held: Allowances = field(default_factory=Allowances)
+    rating_groups: tuple[int, ...] = ()  # limited to these rating groups (issue 9); empty: any
 
     def available(self, dimension: Dimension) -> int:
         return self.remaining.get(dimension) - self.held.get(dimension)

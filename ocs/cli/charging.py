@@ -66,7 +66,8 @@ def _definition_json(d: Any) -> dict[str, Any]:
     a = d.allowances
     return {"code": d.code, "name": d.name, "type": d.kind.value, "data_octets": a.data_octets,
             "voice_seconds": a.voice_seconds, "sms": a.sms_count, "roaming_data_octets": a.roaming_data_octets,
-            "validity_days": d.validity_days, "priority": d.priority, "price": d.price, "currency": d.currency}
+            "validity_days": d.validity_days, "priority": d.priority, "price": d.price, "currency": d.currency,
+            "rating_groups": list(d.rating_groups)}
 
 
 @bundle.command("create")
@@ -85,19 +86,24 @@ def _definition_json(d: Any) -> dict[str, Any]:
               help="Drawing order: lower numbers are used first.")
 @amount_options("price", what="Price (>= 0)")
 @click.option("--currency", metavar="XXX", help="ISO 4217 code [charging.currency of the config].")
+@click.option("--rating-groups", metavar="RG,RG", help="Serve only these rating groups (an app bundle) [any].")
 @json_option
 def bundle_create(config_path: str, code: str, name: str, kind: str, data_octets: int, voice_seconds: int, sms: int,
                   roaming_data_octets: int, validity_days: int, priority: int, price: str | None,
-                  price_minor: int | None, currency: str | None, as_json: bool) -> None:
+                  price_minor: int | None, currency: str | None, rating_groups: str | None, as_json: bool) -> None:
     """Add a bundle to the catalog (an existing code is refused: catalog entries are not changed)."""
     from ocs.charging.model import Allowances, BundleDefinition, BundleKind
 
     config = load_or_exit(config_path)
     price_of = _price(price, price_minor, currency or config.charging.currency, as_json)
     try:
+        groups = tuple(int(x) for x in rating_groups.split(",")) if rating_groups else ()
+    except ValueError:
+        fail(f"--rating-groups: a comma-separated list of integers, got {rating_groups!r}", as_json=as_json)
+    try:
         definition = BundleDefinition(code, name, BundleKind(kind),
                                       Allowances(data_octets, voice_seconds, sms, roaming_data_octets),
-                                      validity_days, priority, price_of, currency or config.charging.currency)
+                                      validity_days, priority, price_of, currency or config.charging.currency, groups)
     except ValueError as e:
         fail(str(e), as_json=as_json)
 

@@ -55,6 +55,7 @@ from ocs.charging.model import (
     check_ref,
 )
 from ocs.services.accounts import Accounts
+from ocs.services.gy_notify import notify_reauth
 from ocs.store import ledger as ledger_store
 from ocs.store.charging_redis import DEFAULT_REQUEST_TTL, ChargingRedis, reservation_key
 from ocs.store.redis_client import RedisStore
@@ -68,7 +69,8 @@ CATALOG = "SELECT * FROM bundle_catalog WHERE retired_at IS NULL"  # a retired b
 def _bundle_from_row(r: asyncpg.Record) -> BundleDefinition:
     return BundleDefinition(r["code"], r["name"], BundleKind(r["kind"]),
                             Allowances(r["data_octets"], r["voice_seconds"], r["sms_count"], r["roaming_data_octets"]),
-                            r["validity_days"], r["priority"], r["price"], r["currency"])
+                            r["validity_days"], r["priority"], r["price"], r["currency"],
+                            tuple(r["rating_groups"] or ()))
 
 
 def _tariff_from_row(r: asyncpg.Record) -> Tariff:
@@ -105,11 +107,12 @@ class ChargingService(Accounts):
         async with self.pool.acquire() as conn:
             done = await conn.fetchval(
                 """INSERT INTO bundle_catalog (code, name, kind, data_octets, voice_seconds, sms_count,
-                       roaming_data_octets, validity_days, priority, price, currency)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING code""",
+                       roaming_data_octets, validity_days, priority, price, currency, rating_groups)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING
+                   RETURNING code""",
                 definition.code, definition.name, definition.kind.value, a.data_octets, a.voice_seconds, a.sms_count,
                 a.roaming_data_octets, definition.validity_days, definition.priority, definition.price,
-                definition.currency)
+                definition.currency, list(definition.rating_groups))
         if done is None:
             raise BundleExists(definition.code)
         self._catalog[definition.code] = definition
@@ -160,7 +163,10 @@ class ChargingService(Accounts):
     async def top_up(self, account: str, amount: int, ref: str, *, now: float | None = None) -> MoneyResult:
         """Credit airtime; idempotent by `ref` (per account)."""
         rating.check_amount(amount, allow_zero=False)
-        return await self._money(account, "topup", amount, ref, now, None)
+        result = await self._money(account, "topup", amount, ref, now, None)
+        if not result.duplicate:  # sessions out of credit are re-authorized by the daemon (RAR, issue 9)
+            await notify_reauth(self.store, account)
+        return result
 
     async def adjust(self, account: str, amount: int, ref: str, reason: str = "", *,
                      now: float | None = None) -> MoneyResult:
@@ -185,9 +191,13 @@ class ChargingService(Accounts):
         definition = await self.bundle(code)
         await self._check_currency(account, definition.currency)
         now_s, now_ms = self._now(now)
-        return await self.redis.activate(account, "purchase", definition.price, ref, now_ms, definition.code,
-                                         definition.priority, now_s + definition.validity_days * DAY,
-                                         definition.allowances, {"name": definition.name})
+        result = await self.redis.activate(account, "purchase", definition.price, ref, now_ms, definition.code,
+                                           definition.priority, now_s + definition.validity_days * DAY,
+                                           definition.allowances, {"name": definition.name},
+                                           definition.rating_groups)
+        if not result.duplicate:
+            await notify_reauth(self.store, account)
+        return result
 
     async def _check_currency(self, account: str, currency: str) -> None:
         view = await self.redis.account(account)
@@ -211,7 +221,8 @@ class ChargingService(Accounts):
         a = definition.allowances
         record = {"to": recipient, "code": definition.code, "name": definition.name, "priority": definition.priority,
                   "expires_at": now_s + definition.validity_days * DAY, "d": a.data_octets, "v": a.voice_seconds,
-                  "s": a.sms_count, "r": a.roaming_data_octets, "price": definition.price}
+                  "s": a.sms_count, "r": a.roaming_data_octets, "price": definition.price,
+                  "rgs": list(definition.rating_groups)}
         encoded = json.dumps(record, separators=(",", ":"), sort_keys=True)
         debit = await self.redis.money(sender, "gift_out", -definition.price, gift_id, now_ms, record,
                                        gift_id=gift_id, gift_record=encoded)
@@ -235,7 +246,8 @@ class ChargingService(Accounts):
                 recipient, "gift_in", 0, gift_id, now_ms, str(record["code"]), int(record["priority"]),
                 int(record["expires_at"]), Allowances(int(record["d"]), int(record["v"]), int(record["s"]),
                                                       int(record["r"])),
-                {"from": sender, "name": record.get("name", "")})
+                {"from": sender, "name": record.get("name", "")},
+                tuple(int(x) for x in record.get("rgs", ())))
         except UnknownSubscriber:
             await self.redis.money(sender, "gift_refund", int(record["price"]),
                                    gift_id + ledger_store.GIFT_REFUND_SUFFIX, now_ms, {"to": recipient},

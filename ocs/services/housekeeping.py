@@ -53,8 +53,10 @@ class Housekeeping:
     expire_interval: float
     backoff_min: float = 0.5     # first retry after a failed pass, doubled per further failure
     backoff_max: float = 30.0    # the longest wait between attempts while a store is down
-    # more jobs: (name, interval, job), e.g. the hotspot's (ocs/services/radius_runtime.py)
+    # more jobs: (name, interval, pass returning what it changed), e.g. the Gy reaper, the hotspot's
     jobs: list[tuple[str, float, Callable[[], Awaitable[int]]]] = field(default_factory=list)
+    # flushes run once at stop, after the ledger's (e.g. the Gy CDR writer's drain); a store down is logged
+    flushes: list[tuple[str, Callable[[], Awaitable[int]]]] = field(default_factory=list)
     writer: LedgerWriter = field(init=False)
     attempts: Counter[str] = field(default_factory=Counter)  # passes tried, by job (tests count them)
     failures: Counter[str] = field(default_factory=Counter)  # passes failed, by job
@@ -143,6 +145,11 @@ class Housekeeping:
             await t
         self._tasks = []
         await self.writer.stop(drain=True)
+        for name, flush in self.flushes:
+            try:
+                await flush()
+            except STORE_ERRORS as e:
+                log.warning("flush-failed", job=name, error=str(e) or type(e).__name__)
 
 
 __all__ = ["STORE_ERRORS", "Housekeeping"]

@@ -18,6 +18,7 @@ Per slot (tag hashing to the account's slot):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from json.encoder import encode_basestring_ascii as _q
 from typing import Any, cast
@@ -123,7 +124,9 @@ class ChargingRedis:
         acct = await s.hgetall(s.key(account, "acct"))
         if not acct or "bal" not in acct:
             return None
-        views = sorted((decode_bundle(k[1:], v) for k, v in acct.items() if k.startswith("B")),
+        limits = {k[1:]: tuple(int(x) for x in v.split(",") if x) for k, v in acct.items() if k.startswith("G")}
+        views = sorted((dataclasses.replace(decode_bundle(k[1:], v), rating_groups=limits.get(k[1:], ()))
+                        for k, v in acct.items() if k.startswith("B")),
                        key=lambda b: (b.priority, b.expires_at, b.bundle_id))
         return AccountView(account, acct["cur"], int(acct["bal"]), int(acct["held"]), tuple(views))
 
@@ -138,7 +141,8 @@ class ChargingRedis:
         return MoneyResult(reply["entry"], reply["balance"], bool(reply["duplicate"]))
 
     async def activate(self, account: str, kind: str, price: int, ref: str, now_ms: int, code: str, priority: int,
-                       expires_at: int, allowances: Allowances, extra: dict[str, Any] | None = None) -> PurchaseResult:
+                       expires_at: int, allowances: Allowances, extra: dict[str, Any] | None = None,
+                       rating_groups: tuple[int, ...] = ()) -> PurchaseResult:
         s = self.store
         reply = await self._run(
             "activate",
@@ -147,7 +151,7 @@ class ChargingRedis:
             {"account": account, "kind": kind, "price": price, "ref": ref, "ts": now_ms, "code": code,
              "priority": priority, "expires_at": expires_at, "d": allowances.data_octets,
              "v": allowances.voice_seconds, "s": allowances.sms_count, "r": allowances.roaming_data_octets,
-             "extra": _extra_members(extra)})
+             "extra": _extra_members(extra), "rgs": ",".join(map(str, rating_groups))})
         return PurchaseResult(reply["entry"], reply["bundle_id"], reply["balance"], bool(reply["duplicate"]))
 
     async def pending_gifts(self, account: str) -> dict[str, str]:
@@ -253,6 +257,7 @@ class ChargingRedis:
             pipe.delete(*[s.key(account, n) for n in ("acct", "rsv", "refs", "gifts")])
             acct: dict[str, str | int] = {"cur": currency, "bal": balance, "held": 0, "seq": seq}
             acct.update({f"B{b.bundle_id}": encode_bundle(b) for b in bundles})
+            acct.update({f"G{b.bundle_id}": ",".join(map(str, b.rating_groups)) for b in bundles if b.rating_groups})
             cast(Any, pipe).hset(s.key(account, "acct"), mapping=acct)
             if bundles:
                 pipe.zadd(s.slot_key(account, "expidx"), {account: min(b.expires_at for b in bundles)})

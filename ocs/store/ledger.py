@@ -221,7 +221,8 @@ def replay(account: str, currency: str, entries: Iterable[LedgerEntry], gifts_do
         if e.kind == "gift_out" and e.ref not in gifts_done:
             pending[e.ref] = json.dumps(d, separators=(",", ":"), sort_keys=True)
     active = [ActiveBundle(bid, str(b["code"]), int(b["priority"]), int(b["expires_at"]),
-                           Allowances(int(b["d"]), int(b["v"]), int(b["s"]), int(b["r"])))
+                           Allowances(int(b["d"]), int(b["v"]), int(b["s"]), int(b["r"])),
+                           rating_groups=tuple(int(x) for x in str(b.get("rgs", "")).split(",") if x))
               for bid, b in sorted(bundles.items())]
     return ReplayedAccount(account, currency, balance, seq, active, refs, pending)
 

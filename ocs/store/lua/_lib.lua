@@ -5,6 +5,7 @@
 -- Encodings:
 --   account hash  <p>:{account}:acct     bal, held, cur, seq, and per bundle B<id> = code|prio|exp|d|v|s|r|hd|hv|hs|hr
 --                                     (h* = held by reservations; one hash so one HGETALL reads a subscriber)
+--                                     and G<id> = "20,21" for a bundle limited to those rating groups (issue 9)
 --   reservation   <p>:{account}:rsv      <session>\31<rg> = units|dim|n|price|ts|money|bal_units|id:amt,id:amt
 local function fmt(n) return string.format('%d', n) end
 
@@ -60,17 +61,28 @@ end
 local function acct_load(acct)
   local all = redis.call('HGETALL', acct)
   if #all == 0 then return nil, nil end
-  local a, by_id = {}, {}
+  local a, by_id, limits = {}, {}, nil
   for i = 1, #all, 2 do
     local k = all[i]
-    if string.byte(k, 1) == 66 then  -- 'B'
+    local c = string.byte(k, 1)
+    if c == 66 then  -- 'B'
       local id = string.sub(k, 2)
       by_id[id] = bundle_dec(id, all[i + 1])
+    elseif c == 71 then  -- 'G': the rating groups a bundle is limited to
+      limits = limits or {}
+      limits[string.sub(k, 2)] = all[i + 1]
     else
       a[k] = all[i + 1]
     end
   end
   if not a.bal then return nil, nil end
+  for id, list in pairs(limits or {}) do
+    local b = by_id[id]
+    if b then
+      b.rgs = {}
+      for rg in string.gmatch(list, '%d+') do b.rgs[rg] = true end
+    end
+  end
   a.bal, a.held, a.seq = tonumber(a.bal), tonumber(a.held), tonumber(a.seq)
   return a, by_id
 end
@@ -85,14 +97,15 @@ local function acct_save(acct, a, by_id, touched)
   redis.call(unpack(args))
 end
 
--- bundles that may serve `dim` at `now`: not expired, something not yet held; lower priority number first,
--- then earliest expiry, then the older bundle (lower id)
-local function serving(by_id, dim, now)
+-- bundles that may serve `dim` at `now` for rating group `rg` (a string, or nil: then no bundle limited to
+-- rating groups serves): not expired, something not yet held; lower priority number first, then earliest
+-- expiry, then the older bundle (lower id)
+local function serving(by_id, dim, now, rg)
   local list = {}
   if dim == '' then return list end
   local hdim = 'h' .. dim
   for _, b in pairs(by_id) do
-    if b.exp > now and b[dim] - b[hdim] > 0 then list[#list + 1] = b end
+    if b.exp > now and b[dim] - b[hdim] > 0 and (not b.rgs or (rg and b.rgs[rg])) then list[#list + 1] = b end
   end
   table.sort(list, function(a, c)
     if a.prio ~= c.prio then return a.prio < c.prio end
@@ -148,10 +161,10 @@ end
 -- returned encoding). `old` is the encoded reservation the same rkey already has (or false): it is given back
 -- first, so a retried reserve replaces, never doubles, the hold.
 -- Returns granted, from_bundles, bal_units, money, encoded reservation (nil when granted is 0).
-local function reserve_in(a, by_id, touched, old, want, dim, n, price, now, ts)
+local function reserve_in(a, by_id, touched, old, want, dim, n, price, now, ts, rg)
   if old then rsv_unhold(a, by_id, rsv_dec(old), touched) end
   local left, holds, from_b = want, {}, 0
-  for _, b in ipairs(serving(by_id, dim, now)) do
+  for _, b in ipairs(serving(by_id, dim, now, rg)) do
     if left == 0 then break end
     local take = math.min(left, b[dim] - b['h' .. dim])
     b['h' .. dim] = b['h' .. dim] + take
@@ -204,7 +217,7 @@ local function commit_in(a, by_id, touched, r, stream, account, used, dim, n, pr
     bal_units, left = t, left - t
   end
   if left > 0 then
-    for _, b in ipairs(serving(by_id, dim, now)) do
+    for _, b in ipairs(serving(by_id, dim, now, rg)) do
       if left == 0 then break end
       draw(b, dim, math.min(left, b[dim] - b['h' .. dim]))
     end

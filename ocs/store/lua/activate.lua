@@ -1,7 +1,8 @@
 -- activate.lua: activate a bundle, paid from the balance (purchase) or free (gift_in: the sender paid).
 -- KEYS: 1 <p>:{account}:acct  2 <p>:ledger[:{slot tag}]  3 <p>:{account}:refs  4 <p>:expidx[:{slot tag}]
 -- ARGV[1]: {account, kind (purchase|gift_in), price (>= 0), ref, ts (ms), code, priority, expires_at (s),
---           d, v, s, r (data octets, voice s, sms, roaming data octets), extra (JSON members ('' or ',"name":...'
+--           d, v, s, r (data octets, voice s, sms, roaming data octets), rgs ("20,21": the rating groups the
+--           bundle is limited to, '' or absent: any), extra (JSON members ('' or ',"name":...'
 --           made by Python))}
 -- Returns: {entry, bundle_id, balance, duplicate 0|1}
 -- Invariants: the debit and the activation happen in one call, both or neither (price > available ->
@@ -22,9 +23,11 @@ bal = bal - price
 local b = {code = P.code, prio = P.priority, exp = P.expires_at, d = P.d, v = P.v, s = P.s, r = P.r,
            hd = 0, hv = 0, hs = 0, hr = 0}
 redis.call('HSET', acct, 'bal', fmt(bal), 'seq', fmt(seq), 'B' .. fmt(seq), bundle_enc(b))
+local rgs = type(P.rgs) == 'string' and P.rgs or ''
+if rgs ~= '' then redis.call('HSET', acct, 'G' .. fmt(seq), rgs) end
 local detail = '{"bundle":{"id":' .. fmt(seq) .. ',"code":' .. cjson.encode(b.code) .. ',"priority":' .. fmt(b.prio) ..
                ',"expires_at":' .. fmt(b.exp) .. ',"d":' .. fmt(b.d) .. ',"v":' .. fmt(b.v) .. ',"s":' .. fmt(b.s) ..
-               ',"r":' .. fmt(b.r) .. '}' .. P.extra .. '}'
+               ',"r":' .. fmt(b.r) .. (rgs ~= '' and (',"rgs":"' .. rgs .. '"') or '') .. '}' .. P.extra .. '}'
 local id = ledger_add(stream, P.account, seq, P.kind, -price, bal, P.ref, P.ts, detail)
 idem_record(refs, seq, -price)
 redis.call('ZADD', expidx, 'LT', fmt(b.exp), P.account)

@@ -24,7 +24,7 @@ if #gone == 0 then return reply({removed = 0}) end
 table.sort(gone, function(x, y) return x.n < y.n end)
 local parts = {}
 for i, b in ipairs(gone) do
-  redis.call('HDEL', acct, 'B' .. b.id)
+  redis.call('HDEL', acct, 'B' .. b.id, 'G' .. b.id)
   parts[i] = '{"id":' .. b.id .. ',"code":' .. cjson.encode(b.code) .. ',"d":' .. fmt(b.d) .. ',"v":' .. fmt(b.v) ..
              ',"s":' .. fmt(b.s) .. ',"r":' .. fmt(b.r) .. '}'
 end

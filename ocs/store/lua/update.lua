@@ -27,7 +27,7 @@ local charged, from_b, bal_units, unpaid, id = commit_in(a, by_id, touched, r, s
 if charged == nil then return err('invalid_amount', from_b) end
 -- the commit gave back everything r held, so the new reservation starts from nothing
 local granted, g_b, g_units, money, enc = reserve_in(a, by_id, touched, false, P.wanted, P.dim, P.n, P.price,
-  P.now, ts)
+  P.now, ts, fmt(P.rg))
 acct_save(acct, a, by_id, touched)
 if granted > 0 then
   redis.call('HSET', rkeys, P.rkey, enc)  -- replaces r

@@ -168,20 +168,22 @@ def test_bundle_create_and_list(ocsd):
     voice = new_code()
     r = ocsd("bundle", "create", "--code", voice, "--name", "Talk", "--type", "voice", "--voice-seconds", "600",
              "--sms", "50", "--validity-days", "7", "--priority", "3", "--price-minor", "250", "--currency", "USD",
-             "--json")
+             "--rating-groups", "20,21", "--json")
     assert r.code == 0, r.err
     assert r.json == {"ok": True, "code": voice, "name": "Talk", "type": "voice", "data_octets": 0,
                       "voice_seconds": 600, "sms": 50, "roaming_data_octets": 0, "validity_days": 7, "priority": 3,
-                      "price": 250, "currency": "USD"}
+                      "price": 250, "currency": "USD", "rating_groups": [20, 21]}
 
     listed = ocsd("bundle", "list", "--json")
     assert listed.code == 0, listed.err
     mine = [b for b in listed.json if b["code"] in (code, voice)]
     assert mine == [   # priority order: 3 before 7
         {"code": voice, "name": "Talk", "type": "voice", "data_octets": 0, "voice_seconds": 600, "sms": 50,
-         "roaming_data_octets": 0, "validity_days": 7, "priority": 3, "price": 250, "currency": "USD"},
+         "roaming_data_octets": 0, "validity_days": 7, "priority": 3, "price": 250, "currency": "USD",
+         "rating_groups": [20, 21]},
         {"code": code, "name": "Data 5G", "type": "data", "data_octets": 5000000, "voice_seconds": 0, "sms": 0,
-         "roaming_data_octets": 1000, "validity_days": 30, "priority": 7, "price": 999, "currency": "EUR"},
+         "roaming_data_octets": 1000, "validity_days": 30, "priority": 7, "price": 999, "currency": "EUR",
+         "rating_groups": []},
     ]
     priorities = [b["priority"] for b in listed.json]
     assert priorities == sorted(priorities)
@@ -223,7 +225,7 @@ def test_bundle_create_refusals(ocsd):
     listed = [b for b in ocsd("bundle", "list", "--json").json if b["code"] == code]
     assert listed == [{"code": code, "name": f"Bundle {code}", "type": "hybrid", "data_octets": 10,
                        "voice_seconds": 0, "sms": 0, "roaming_data_octets": 0, "validity_days": 30,
-                       "priority": 10, "price": 100, "currency": "EUR"}]
+                       "priority": 10, "price": 100, "currency": "EUR", "rating_groups": []}]
 
 
 # ---- bundle purchase ------------------------------------------------------------------------------------
