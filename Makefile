@@ -1,14 +1,15 @@
-# ocsd: two user-facing targets.
+# ocsd: three user-facing targets.
 #   make demo   the daemon on loopback with conf/demo.toml (Redis + PostgreSQL started if needed)
 #   make test   lint (ruff), types (mypy), tests (pytest) against real Redis + PostgreSQL
-# Both work on a fresh Debian/Ubuntu machine: they create .venv and, as root, apt-get what is missing.
+#   make bench  every bench/*.py, figures beside same-run baselines, written to docs/benchmarks.md
+# All work on a fresh Debian/Ubuntu machine: they create .venv and, as root, apt-get what is missing.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv services lint typecheck pytest stop-services clean
+.PHONY: demo test bench venv services lint typecheck pytest stop-services clean
 
 venv:
 	scripts/venv.sh
@@ -25,6 +26,9 @@ test: venv services
 	$(BIN)/ruff check .
 	$(BIN)/mypy ocs auc radius
 	. var/services.env && $(BIN)/pytest -q
+
+bench: venv services
+	. var/services.env && $(BIN)/python scripts/bench.py
 
 # the three steps of `make test` on their own (no install, no service check)
 lint:

@@ -6,6 +6,10 @@ a CCR-U: `update()` commits the used units and reserves the next ones in one scr
 the same run is redis-benchmark calling EVALSHA of a trivial script with 16 commands pipelined (the server's
 own limit for script calls).
 
+Reading: one Python process and one Redis on the same cores; each pair is Lua script time in Redis plus the
+caller's Python (JSON in and out, futures). redis-benchmark shows what Redis alone does with trivial scripts;
+the gap is the scripts' own work and the client's Python.
+
     PYTHONPATH=. .venv/bin/python bench/bench_charging.py [--callers 200] [--seconds 10] [--writer]
 
 Needs Redis (OCSD_BENCH_REDIS_URL, default redis://127.0.0.1:6379/0) and PostgreSQL (OCSD_BENCH_PG_DSN, default

@@ -7,6 +7,9 @@ ocsd is timed twice: with typed values by AVP name from the dictionaries (as the
 raw AVP codes (the floor under the typed layer). The bar (issue 12): typed ocsd >= 8x python-diameter.
 A second figure is the bare round trip (bytes -> message -> bytes) with no field access.
 
+Reading: pure CPU in one process, no I/O; ocsd decodes AVP headers only and reads values on demand, so its
+cost is the Python glue per AVP touched; python-diameter decodes every AVP into objects up front.
+
     python bench/bench_codec.py [--seconds S]
 """
 

@@ -5,6 +5,9 @@ in its own process, pinned to one core when `taskset` exists. The baseline, meas
 same client, is a bare uvloop server that frames the stream and writes back a prepared answer without decoding
 anything: the ceiling that Python's event loop and the socket allow on this machine.
 
+Reading: the daemon's process on one core does decode, peer and request checks, dispatch and encode in
+Python; the bare uvloop server only frames bytes, so it is the ceiling of the event loop and the socket.
+
     python bench/bench_diameter_server.py [--requests N] [--window W]
 """
 

@@ -7,6 +7,9 @@ in 50). Prints inputs/s and what the node did; exits 1 if any input broke a rule
 input (as a corpus case) to --save. The RSS printed grows ~0.7 MiB per 25,000 inputs because of tracemalloc's
 own start/stop; with no measuring it stays flat (17.5 MiB over 150,000 inputs), so the node keeps nothing.
 
+Reading: not a speed figure but a robustness run; inputs/s is bounded by the mutation and the node's checks
+in one process; its pass mark is zero failing inputs.
+
     python bench/fuzz_node.py --seconds 60 [--seed N] [--save DIR]
 """
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from ocs import __version__
-from ocs.admin.server import start_admin
+from ocs.admin.health import Health
+from ocs.admin.server import default_router, start_admin
 from ocs.apps.dispatch import DiameterApplication, Dispatch
 from ocs.backends import Backends, open_backends
 from ocs.config import Config, DiameterPeerConfig
@@ -19,13 +20,16 @@ from ocs.diameter.capabilities import LocalIdentity
 from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dictionary
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
+from ocs.gctune import tune_gc
 from ocs.services.charging import ChargingService
 from ocs.services.gy import gy_application, gy_jobs, gy_notifier
 from ocs.services.gy_notify import GyNotifier
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
+from ocs.services.radius_runtime import RadiusRuntime
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
+from ocs.transport.trace import Tracer
 
 log = structlog.get_logger("ocs.daemon")
 
@@ -79,14 +83,17 @@ class Daemon:
     backends: Backends | None = None
     housekeeping: Housekeeping | None = None
     gy_notifier: GyNotifier | None = None
+    radius: RadiusRuntime | None = None
 
     async def start(self) -> None:
         cfg = self.config
         if self.dispatch is None:
             # The ledger writer and housekeeping run whenever Redis and PostgreSQL are configured, whatever
             # applications are enabled (money moved by the CLI must reach PostgreSQL all the same).
-            if cfg.diameter.applications or cfg.stores_configured:
+            if cfg.diameter.applications or cfg.stores_configured or cfg.radius.enabled:
                 self.backends = await open_backends(cfg, keys=bool(cfg.diameter.applications))
+                if cfg.radius.enabled:
+                    self.radius = RadiusRuntime(cfg, self.backends)
                 await self._start_housekeeping(self.backends)
             self.dispatch = build_dispatch(cfg, self.backends)
         node = Node(
@@ -112,13 +119,20 @@ class Daemon:
         self.diameter = DiameterServer(node, self.dispatch, write_buffer_high=cfg.diameter.write_buffer_high,
                                        write_buffer_low=cfg.diameter.write_buffer_low,
                                        notice_interval=cfg.log.rate_limit_interval)
+        if cfg.log.trace:
+            self.diameter.trace = Tracer(node.dictionary, avps=cfg.log.level == "debug")
         for address in cfg.diameter.listen:
             host, port = split_hostport(address)
             server = await self.diameter.listen(host, port)
             for sock in server.sockets:
                 log.info("listening", protocol="diameter", address=str(sock.getsockname()))
+        if self.radius is not None:
+            await self.radius.start()
         admin_host, admin_port = split_hostport(cfg.admin.listen)
-        self.admin = await start_admin(admin_host, admin_port, cfg.admin.token)
+        router = default_router()
+        Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout, cfg.admin.ledger_lag_limit,
+               tuple(cfg.diameter.listen)).add_routes(router)
+        self.admin = await start_admin(admin_host, admin_port, cfg.admin.token, router)
         self.diameter.start()
         if "gy" in cfg.diameter.applications and self.backends is not None:
             self.gy_notifier = gy_notifier(cfg, self.backends, self.diameter.request, node.dictionary)
@@ -136,8 +150,10 @@ class Daemon:
         backends.charging = charging
         c = self.config.charging
         jobs, flushes = gy_jobs(self.config, backends)
+        if self.radius is not None:
+            jobs = [*jobs, *self.radius.jobs()]
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
-                                         extra_jobs=jobs, flushes=flushes)
+                                         jobs=jobs, flushes=flushes)
         self.housekeeping.start()
 
     async def _ping(self, interval: float) -> None:
@@ -155,6 +171,8 @@ class Daemon:
             await self.gy_notifier.stop()
         if self.diameter is not None:
             await self.diameter.stop()
+        if self.radius is not None:
+            await self.radius.stop()
         if self.admin is not None:
             self.admin.close()
             await self.admin.wait_closed()
@@ -171,6 +189,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         await self.start()
+        tune_gc()  # once up: the start-up heap frozen, fewer collections (ocs/gctune.py)
         await self._stop.wait()
         await self.stop()
 

@@ -1,26 +1,35 @@
 """Prometheus metrics, in one registry of our own (no process/platform collectors of the default one).
 
-Served as text on the admin port at GET /metrics. Label values are bounded sets: application and command
-names from the registry, result codes, peer states and event names.
+Served as text on the admin port at GET /metrics. Every name starts with `ocsd_` (Prometheus naming
+conventions: a prefix per exporter, base units, `_total` for counters). Label values are bounded sets:
+application and command names from the registry, result codes as numbers with their vendor (0: RFC 6733's
+Result-Code, else the Vendor-Id of the Experimental-Result), configured peers, peer states and event names.
+The hot-path metrics are plain counts collected at scrape time (`Counts`, `Latency`); the per-peer gauges read
+the node when scraped (`PeerStates`), so every configured peer has its series from start-up.
 """
 
 from __future__ import annotations
 
+import platform
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from ocs import __version__
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 C = TypeVar("C", bound=Collector)
 
 # 100 µs … 1 s: the hot path is a decode, one Redis round trip and an encode
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-
+# RFC 6733 §5.6 peer states, as ocs.diameter.peer.State spells them
+PEER_STATES = ("Closed", "Wait-Conn-Ack", "Wait-I-CEA", "Wait-Conn-Ack/Elect", "Wait-Returns", "R-Open", "I-Open",
+               "Closing")
 
 
 class Counts(Collector):
@@ -72,55 +81,78 @@ class Latency(Collector):
         yield family
 
 
+class PeerStates(Collector):
+    """`ocsd_diameter_peer_state{peer,state}` (1 for the peer's current state, 0 for the others: the enum-as-
+    gauges convention) and `ocsd_diameter_peer_up{peer}`, read from `source` (peer -> state name) when scraped;
+    the transport sets `source` to its node, so every configured peer is there from start-up."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], dict[str, str]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        states = self.source() if self.source is not None else {}
+        state = GaugeMetricFamily("ocsd_diameter_peer_state", "Each configured Diameter peer's RFC 6733 state "
+                                  "(1: the current one)", labels=("peer", "state"))
+        up = GaugeMetricFamily("ocsd_diameter_peer_up", "1 when the peer's connection is open (I-Open or R-Open)",
+                               labels=("peer",))
+        for peer, current in sorted(states.items()):
+            for name in PEER_STATES:
+                state.add_metric((peer, name), 1.0 if name == current else 0.0)
+            up.add_metric((peer,), 1.0 if current in ("I-Open", "R-Open") else 0.0)
+        yield state
+        yield up
+
+
 def _registered(collector: C) -> C:
     REGISTRY.register(collector)
     return collector
 
 
 diameter_requests_total = _registered(Counts(
-    "diameter_requests_total", "Diameter requests answered, by application, command and Result-Code",
-    ("application", "command", "result_code")))
+    "ocsd_diameter_requests_total", "Diameter requests answered, by application, command and result code (the "
+    "Result-Code, or the Experimental-Result-Code with its vendor)",
+    ("application", "command", "result_code", "vendor")))
 
 diameter_request_seconds = _registered(Latency(
-    "diameter_request_seconds", "Time from a request's arrival to its answer being written",
+    "ocsd_diameter_request_seconds", "Time from a request's arrival to its answer being written",
     ("application", "command")))
 
 diameter_peers = Gauge(
-    "diameter_peers", "Configured Diameter peers by RFC 6733 peer state", ("state",), registry=REGISTRY)
+    "ocsd_diameter_peers", "Configured Diameter peers by RFC 6733 peer state", ("state",), registry=REGISTRY)
 
 diameter_peer_events_total = Counter(
-    "diameter_peer_events_total", "Peer events: up, down, watchdog failures, elections, refusals",
+    "ocsd_diameter_peer_events_total", "Peer events: up, down, watchdog failures, elections, refusals",
     ("event",), registry=REGISTRY)
 
 diameter_framing_errors_total = Counter(
-    "diameter_framing_errors_total", "Connections closed because their byte stream was not Diameter",
+    "ocsd_diameter_framing_errors_total", "Connections closed because their byte stream was not Diameter",
     registry=REGISTRY)
 
 diameter_write_buffer_bytes = Gauge(
-    "diameter_write_buffer_bytes", "Octets of answers and requests written to peers and not yet sent (the sum of "
-    "every connection's write buffer; bounded by write backpressure)", registry=REGISTRY)
+    "ocsd_diameter_write_buffer_bytes", "Octets of answers and requests written to peers and not yet sent (the sum "
+    "of every connection's write buffer; bounded by write backpressure)", registry=REGISTRY)
 
 diameter_read_pauses_total = Counter(
-    "diameter_read_pauses_total", "Times a connection stopped being read because its peer did not read "
+    "ocsd_diameter_read_pauses_total", "Times a connection stopped being read because its peer did not read "
     "(its write buffer passed diameter.write_buffer_high)", registry=REGISTRY)
 
 s6a_requests_total = _registered(Counts(
-    "s6a_requests_total", "S6a requests answered by the HSS, by command (AIR, ULR, PUR) and outcome",
+    "ocsd_s6a_requests_total", "S6a requests answered by the HSS, by command (AIR, ULR, PUR) and outcome",
     ("command", "result")))
 
 auc_vector_seconds = _registered(Latency(
-    "auc_vector_seconds", "Time to hand out SQNs and make the vectors of one AIR (Redis call included)", ()))
+    "ocsd_auc_vector_seconds", "Time to hand out SQNs and make the vectors of one AIR (Redis call included)", ()))
 
 ledger_entries_written_total = Counter(
-    "ledger_entries_written_total", "Ledger entries moved from Redis into PostgreSQL (retries included)",
+    "ocsd_ledger_entries_written_total", "Ledger entries moved from Redis into PostgreSQL (retries included)",
     registry=REGISTRY)
 
 ledger_write_failures_total = Counter(
-    "ledger_write_failures_total", "Ledger writer batches that PostgreSQL refused or did not answer",
+    "ocsd_ledger_write_failures_total", "Ledger writer batches that PostgreSQL refused or did not answer",
     registry=REGISTRY)
 
 housekeeping_runs_total = Counter(
-    "housekeeping_runs_total", "Passes of the background jobs (reap, expire), by outcome", ("job", "result"),
+    "ocsd_housekeeping_runs_total", "Passes of the background jobs (reap, expire), by outcome", ("job", "result"),
     registry=REGISTRY)
 
 gy_requests_total = _registered(Counts(
@@ -142,6 +174,34 @@ gy_charged_total = _registered(Counts(
 gy_sessions = Gauge("ocsd_gy_sessions", "Live Gy sessions (all processes sharing Redis; counted by the reaper)",
                     registry=REGISTRY)
 
+radius_requests_total = _registered(Counts(
+    "ocsd_radius_requests_total", "RADIUS requests handled, by client name, packet type and outcome "
+    "(the reply's type, or dropped)", ("client", "type", "outcome")))
+
+radius_drops_total = _registered(Counts(
+    "ocsd_radius_drops_total", "RADIUS datagrams discarded without a reply, by reason", ("reason",)))
+
+radius_sessions = Gauge(
+    "ocsd_radius_sessions", "Hotspot sessions online (as last counted by the session reaper)", registry=REGISTRY)
+
+radius_dynauth_total = _registered(Counts(
+    "ocsd_radius_dynauth_total", "Disconnect and CoA requests sent, by type and outcome (ack, nak, timeout)",
+    ("type", "outcome")))
+
+
+build_info = Info("ocsd_build", "The running ocsd: version and Python", registry=REGISTRY)  # ocsd_build_info
+build_info.info({"version": __version__, "python": platform.python_version()})
+
+peer_states = _registered(PeerStates())
+
+ledger_lag_seconds = Gauge(
+    "ocsd_ledger_lag_seconds", "Age of the oldest ledger entry the writer has read from Redis and PostgreSQL "
+    "has not confirmed yet (0: nothing waiting)", registry=REGISTRY)
+
+store_call_seconds = _registered(Latency(
+    "ocsd_store_call_seconds", "Time of one Redis or PostgreSQL call on the request path (failures included)",
+    ("store",)))
+
 
 def render() -> bytes:
     """The registry in the Prometheus text exposition format."""
@@ -149,9 +209,11 @@ def render() -> bytes:
 
 
 __all__ = [
-    "LATENCY_BUCKETS", "REGISTRY", "Counts", "Latency", "diameter_framing_errors_total", "diameter_peer_events_total",
-    "diameter_read_pauses_total", "diameter_write_buffer_bytes",
-    "diameter_peers", "diameter_request_seconds", "diameter_requests_total", "render", "auc_vector_seconds",
-    "housekeeping_runs_total", "ledger_entries_written_total", "ledger_write_failures_total", "s6a_requests_total",
+    "LATENCY_BUCKETS", "PEER_STATES", "REGISTRY", "Counts", "Latency", "PeerStates", "auc_vector_seconds",
+    "build_info", "diameter_framing_errors_total", "diameter_peer_events_total", "diameter_peers",
+    "diameter_read_pauses_total", "diameter_request_seconds", "diameter_requests_total", "diameter_write_buffer_bytes",
+    "housekeeping_runs_total", "ledger_entries_written_total", "ledger_lag_seconds", "ledger_write_failures_total",
+    "peer_states", "render", "s6a_requests_total", "store_call_seconds",
+    "radius_drops_total", "radius_dynauth_total", "radius_requests_total", "radius_sessions",
     "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions", "gy_units_total",
 ]

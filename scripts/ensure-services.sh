@@ -156,6 +156,8 @@ else
     if pg_answers; then say "PostgreSQL answers on $HOST:$PG_PORT"; else start_postgres; fi
 fi
 
+"$ROOT/scripts/ensure-radclient.sh"  # the RADIUS end-to-end tests' router (freeradius-utils)
+
 mkdir -p "$VAR"
 cat >"$VAR/services.env" <<EOF
 export OCSD_TEST_REDIS_URL=$REDIS_URL

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from ocs.apps.errors import result_for
+from ocs.apps.errors import RADIUS, SILENT_DROP, result_for
 from ocs.charging.errors import ChargingError
 from ocs.diameter.answers import error_answer
 from ocs.diameter.capabilities import Application
@@ -26,6 +26,7 @@ from ocs.diameter.codes import DIAMETER_UNABLE_TO_COMPLY
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
 from ocs.subscribers.errors import DomainError
+from radius.packets import ACCESS_REJECT, ACCESS_REQUEST, CODE_NAMES, RadiusReply, RadiusRequest
 
 Send = Callable[[str, Message], Awaitable[Message]]
 
@@ -157,4 +158,80 @@ class Dispatch:
         return route.refuse(request, DiameterError(DIAMETER_UNABLE_TO_COMPLY, "internal error"), error)
 
 
-__all__ = ["Answer", "BaseRefusal", "Context", "DiameterApplication", "Dispatch", "Handler", "Route", "Send"]
+# --- RADIUS: the same idea over a table of packet codes (issue 11) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RadiusContext:
+    """Who sent a RADIUS request: the configured client (its name labels metrics and sessions), the source
+    address and port; `send` sends a Disconnect/CoA request of ours to a client by name and awaits the outcome."""
+
+    client: str
+    address: str
+    port: int
+    send: Callable[..., Awaitable[str]] | None = None
+
+
+RadiusAnswer = RadiusReply | None  # None: no reply (a silent drop, the NAS retransmits)
+RadiusHandler = Callable[[RadiusRequest, RadiusContext], RadiusAnswer | Awaitable[RadiusAnswer]]
+
+
+@dataclass(frozen=True, slots=True)
+class RadiusRoute:
+    code: int
+    handler: RadiusHandler
+    command_name: str  # "Access-Request", "Accounting-Request": metrics label and error-table command
+
+
+RadiusReport = Callable[[str, RadiusRoute, BaseException], None]
+
+
+class RadiusDispatch:
+    """`packet code -> handler`; a handler's error becomes an answer through `ocs.apps.errors` (RADIUS rows):
+    an Access-Reject with a Reply-Message a person can read, or a silent drop (no Accounting-Response)."""
+
+    app_name = RADIUS
+
+    def __init__(self, report: RadiusReport | None = None) -> None:
+        self._routes: dict[int, RadiusRoute] = {}
+        self.report = report
+
+    def register(self, code: int, handler: RadiusHandler) -> None:
+        if code in self._routes:
+            raise ValueError(f"a handler for RADIUS code {code} exists")
+        self._routes[code] = RadiusRoute(code, handler, CODE_NAMES.get(code, str(code)))
+
+    def route(self, code: int) -> RadiusRoute | None:
+        return self._routes.get(code)
+
+    def dispatch(self, route: RadiusRoute, request: RadiusRequest,
+                 ctx: RadiusContext) -> RadiusAnswer | Awaitable[RadiusAnswer]:
+        try:
+            result = route.handler(request, ctx)
+        except Exception as e:
+            return self.refusal(route, e)
+        if result is None or isinstance(result, RadiusReply):
+            return result
+        return self._finish(route, result)
+
+    async def _finish(self, route: RadiusRoute, pending: Awaitable[RadiusAnswer]) -> RadiusAnswer:
+        try:
+            return await pending
+        except Exception as e:
+            return self.refusal(route, e)
+
+    def refusal(self, route: RadiusRoute, error: Exception) -> RadiusAnswer:
+        result = None
+        if isinstance(error, (DomainError, ChargingError)):
+            result = result_for(error, RADIUS, route.command_name)
+            if result is not None and getattr(error, "transient", False) and self.report is not None:
+                self.report("transient", route, error)
+        elif self.report is not None:
+            self.report("handler-failed", route, error)
+        if result is None or result.code == SILENT_DROP or route.code != ACCESS_REQUEST:
+            return None  # RFC 2866 §2: no Accounting-Response unless the packet was recorded
+        return RadiusReply(ACCESS_REJECT, (("Reply-Message", result.message),) if result.message else ())
+
+
+__all__ = ["Answer", "BaseRefusal", "Context", "DiameterApplication", "Dispatch", "Handler", "RadiusContext",
+           "RadiusDispatch", "RadiusHandler", "RadiusRoute", "Route", "Send"]

@@ -29,6 +29,7 @@ from ocs.subscribers.errors import (
     UnknownSession,
     UnknownUser,
 )
+from radius.errors import BoundToOtherDevice, TooManyDevices, UnknownVoucher, VoucherExpired, VoucherUsedUp
 
 TGPP = 10415
 
@@ -49,9 +50,14 @@ DIAMETER_AUTHENTICATION_DATA_UNAVAILABLE = 4181
 class Result:
     code: int
     vendor_id: int = 0  # non-zero: an Experimental-Result of this vendor (RFC 6733 §7.6)
+    message: str = ""  # RADIUS: the Reply-Message of the Access-Reject, for a person to read
 
 
 S6A, CREDIT_CONTROL = "s6a", "credit_control"  # credit control: Gy (RFC 4006, TS 32.299) and Gx (TS 29.212)
+RADIUS = "radius"
+# RADIUS results: an Access-Reject (RFC 2865 §4.3) with a Reply-Message (§5.18), or no reply at all (the NAS
+# retransmits; RFC 2866 §2: no Accounting-Response unless the record was kept).
+ACCESS_REJECT, SILENT_DROP = 3, 0
 
 # (error, application, command or None) -> result
 TABLE: Mapping[tuple[type[Exception], str, str | None], Result] = {
@@ -72,6 +78,16 @@ TABLE: Mapping[tuple[type[Exception], str, str | None], Result] = {
     (UnknownTariff, CREDIT_CONTROL, None): Result(DIAMETER_RATING_FAILED),
     (CurrencyMismatch, CREDIT_CONTROL, None): Result(DIAMETER_RATING_FAILED),
     (StoreUnavailable, CREDIT_CONTROL, None): Result(DIAMETER_TOO_BUSY),
+    (UnknownVoucher, RADIUS, None): Result(ACCESS_REJECT, message="Unknown code or wrong password"),
+    (VoucherExpired, RADIUS, None): Result(ACCESS_REJECT, message="This code has expired"),
+    (VoucherUsedUp, RADIUS, None): Result(ACCESS_REJECT, message="This code is used up"),
+    (BoundToOtherDevice, RADIUS, None): Result(ACCESS_REJECT, message="This code is in use on another device"),
+    (TooManyDevices, RADIUS, None): Result(ACCESS_REJECT,
+                                           message="Too many devices are online with this code"),
+    (Blocked, RADIUS, None): Result(ACCESS_REJECT, message="This account is blocked"),
+    (StoreUnavailable, RADIUS, "Access-Request"): Result(ACCESS_REJECT,
+                                                         message="Service unavailable, please try again"),
+    (StoreUnavailable, RADIUS, "Accounting-Request"): Result(SILENT_DROP),
 }
 
 
@@ -86,4 +102,4 @@ def result_for(error: BaseException, application: str, command: str) -> Result |
     return None
 
 
-__all__ = ["CREDIT_CONTROL", "Result", "S6A", "TABLE", "result_for"]
+__all__ = ["ACCESS_REJECT", "CREDIT_CONTROL", "RADIUS", "Result", "S6A", "SILENT_DROP", "TABLE", "result_for"]

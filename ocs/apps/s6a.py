@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ocs.apps.dispatch import Context, Handler
 from ocs.diameter.answers import error_answer
-from ocs.diameter.avp import Avp
+from ocs.diameter.avp import Avp, constant
 from ocs.diameter.capabilities import Application
 from ocs.diameter.codes import DIAMETER_INVALID_AVP_LENGTH, DIAMETER_INVALID_AVP_VALUE, DIAMETER_SUCCESS
 from ocs.diameter.dictionary import Dictionary, default_dictionary
@@ -205,18 +205,30 @@ class Identity:
 _VSAI = {"Vendor-Id": TGPP, "Auth-Application-Id": APP_S6A}
 
 
-def answer(req: Message, me: Identity, result: Sequence[Avp], body: Iterable[Avp] = (),
-           dictionary: Dictionary | None = None) -> Message:
-    """An S6a answer: Session-Id, Vendor-Specific-Application-Id, the result, Auth-Session-State, Origin-*."""
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What never changes in this HSS's answers, encoded once: VSAI, Result-Code 2001, Auth-Session-State, Origin-*."""
+    vsai: Avp
+    success: Avp
+    tail: tuple[Avp, ...]
+
+
+def frame(me: Identity, dictionary: Dictionary | None = None) -> Frame:
     d = _d(dictionary)
-    return d.answer(req, [
-        ("Session-Id", d.read(req).avp("Session-Id")), ("Vendor-Specific-Application-Id", _VSAI), *result,
-        ("Auth-Session-State", NO_STATE_MAINTAINED), ("Origin-Host", me.origin_host),
-        ("Origin-Realm", me.origin_realm), *body])
+    vsai, ok, *tail = d.build([("Vendor-Specific-Application-Id", _VSAI), ("Result-Code", DIAMETER_SUCCESS),
+                               ("Auth-Session-State", NO_STATE_MAINTAINED), ("Origin-Host", me.origin_host),
+                               ("Origin-Realm", me.origin_realm)])
+    return Frame(constant(vsai), constant(ok), tuple(constant(a) for a in tail))
 
 
-def success(dictionary: Dictionary | None = None) -> list[Avp]:
-    return _d(dictionary).build({"Result-Code": DIAMETER_SUCCESS})
+def answer(req: Message, f: Frame | Identity, result: Sequence[Avp] | None = None, body: Iterable[Avp] = (),
+           dictionary: Dictionary | None = None) -> Message:
+    """An S6a answer: Session-Id, Vendor-Specific-Application-Id, the result (success unless given),
+    Auth-Session-State, Origin-*, then `body`."""
+    f = f if isinstance(f, Frame) else frame(f, dictionary)
+    session = _d(dictionary).read(req).avp("Session-Id")
+    head = [f.vsai] if session is None else [session, f.vsai]
+    return req.answer([*head, *(result if result is not None else (f.success,)), *f.tail, *body])
 
 
 def experimental(code: int, dictionary: Dictionary | None = None) -> list[Avp]:
@@ -305,6 +317,7 @@ class S6a:
         self.outcome = outcome or (lambda command, result: None)
         self.vector_latency = vector_latency
         self.d = _d(dictionary)
+        self._frame = frame(me, self.d)
         self._commands = {self.d.command_named(n, APP_S6A).code: label for n, label in _COMMANDS.items()}
         self._sessions = itertools.count(1)
 
@@ -318,7 +331,7 @@ class S6a:
         if isinstance(cause, DomainError):
             self.outcome(self._commands.get(request.command_code, "?"), _LABELS.get(type(cause), "error"))
         if error.vendor_id:
-            return answer(request, self.me, experimental(error.result_code, self.d), dictionary=self.d)
+            return answer(request, self._frame, experimental(error.result_code, self.d), dictionary=self.d)
         return error_answer(request, self.me.origin_host, self.me.origin_realm, error)
 
     def _roaming_refused(self, plmn: bytes) -> bool:
@@ -326,7 +339,7 @@ class S6a:
         return bool(self.allowed_plmns) and plmn_digits(plmn) not in self.allowed_plmns
 
     def _answer(self, req: Message, body: Iterable[Avp] = ()) -> Message:
-        return answer(req, self.me, success(self.d), body, self.d)
+        return answer(req, self._frame, None, body, self.d)
 
     async def air(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.3.1.3 detailed behaviour of the HSS for Authentication Information."""

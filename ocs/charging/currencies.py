@@ -8,6 +8,8 @@ config (`[charging] currency`), `tariff set`, `bundle create` and accounts.
 
 from __future__ import annotations
 
+import re
+
 from ocs.charging.errors import InvalidCurrency
 
 MINOR_UNITS: dict[str, int] = {
@@ -38,4 +40,32 @@ def check_currency(code: str) -> str:
     return code
 
 
-__all__ = ["MINOR_UNITS", "check_currency"]
+def format_major(minor: int, code: str) -> str:
+    """An amount in minor units written in the currency's major units: (1500, "USD") -> "15.00", (1500, "JPY")
+    -> "1500", (-1, "BHD") -> "-0.001" (the digits of ISO 4217's minor unit, always all of them)."""
+    digits = MINOR_UNITS[check_currency(code)]
+    sign, whole = ("-" if minor < 0 else ""), abs(minor)
+    if digits == 0:
+        return f"{sign}{whole}"
+    units, cents = divmod(whole, 10**digits)
+    return f"{sign}{units}.{cents:0{digits}d}"
+
+
+def parse_major(text: str, code: str) -> int:
+    """An amount written in major units ("15", "15.5", "15.00", "-0.001") as an integer of minor units; more
+    decimals than the currency has is refused (ValueError, as InvalidCurrency is)."""
+    digits = MINOR_UNITS[check_currency(code)]
+    m = _AMOUNT.fullmatch(text.strip())
+    if m is None or not (m["units"] or m["cents"]):
+        raise ValueError(f"{text!r} is not an amount (e.g. 15.00)")
+    cents = m["cents"] or ""
+    if len(cents) > digits:
+        raise ValueError(f"{text!r}: {code} has {digits} decimal{'' if digits == 1 else 's'}")
+    minor = int(m["units"] or "0") * 10**digits + int(cents.ljust(digits, "0") or "0")
+    return -minor if m["sign"] == "-" else minor
+
+
+_AMOUNT = re.compile(r"(?P<sign>[+-]?)(?P<units>[0-9]*)(?:\.(?P<cents>[0-9]+))?")
+
+
+__all__ = ["MINOR_UNITS", "check_currency", "format_major", "parse_major"]

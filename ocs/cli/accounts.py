@@ -12,7 +12,16 @@ from typing import Any
 
 import click
 
-from ocs.cli.common import config_option, emit, fail, json_option, load_or_exit
+from ocs.cli.common import (
+    amount_options,
+    config_option,
+    emit,
+    fail,
+    json_option,
+    load_or_exit,
+    money,
+    resolve_amount,
+)
 from ocs.cli.money import Who, account_of, account_options, call, check_ref, iso_ms, parse_who, table
 
 # ---- account ----------------------------------------------------------------------------------------------
@@ -49,34 +58,81 @@ def account_create(config_path: str, account_id: str | None, currency: str | Non
     emit({"ok": True, "account": created, "currency": cur}, as_json, lambda: created)
 
 
-@account.command("topup")
-@config_option
-@account_options
-@click.option("--amount", required=True, type=int, metavar="MINOR", help="Amount in minor units (> 0).")
-@click.option("--ref", required=True, metavar="REF",
-              help="Your reference for this top-up (up to 128 printable characters): the same REF again credits "
-                   "nothing (safe to retry).")
-@json_option
-def account_topup(config_path: str, account: str | None, imsi: str | None, msisdn: str | None, amount: int, ref: str,
-                  as_json: bool) -> None:
-    """Credit airtime to an account's balance; idempotent by --ref."""
-    who = parse_who(account, imsi, msisdn, as_json)
+REF_HELP = ("Your reference (up to 128 printable characters): the same REF again changes nothing (safe to "
+            "retry).")
+
+
+def _money_command(kind: str, config_path: str, who: Who, major: str | None, minor: int | None, ref: str,
+                   reason: str, as_json: bool) -> None:
+    """topup, adjust or refund: the amount is read in the account's currency, the change is one ledger entry."""
     check_ref(ref, as_json)
     config = load_or_exit(config_path)
 
-    async def body(charging: Any) -> tuple[str, Any]:
+    async def body(charging: Any) -> tuple[str, str, int, Any]:
         target = await account_of(charging, who)
-        return target, await charging.top_up(target, amount, ref)
+        currency = (await charging.account(target)).currency
+        amount = resolve_amount(major, minor, currency, as_json)
+        assert amount is not None
+        if kind == "topup":
+            return target, currency, amount, await charging.top_up(target, amount, ref)
+        call_kind = charging.adjust if kind == "adjust" else charging.refund
+        return target, currency, amount, await call_kind(target, amount, ref, reason)
 
-    target, result = call(config, as_json, body)
+    target, currency, amount, result = call(config, as_json, body)
+    done = {"topup": "topped up", "adjust": "adjusted", "refund": "refunded"}[kind]
 
     def text() -> str:
         if result.duplicate:
-            return f"duplicate: ref {ref} was already applied to {who}; nothing credited, balance {result.balance}"
-        return f"topped up {who} by {amount}: balance {result.balance}"
+            return (f"duplicate: ref {ref} was already applied to {who}; nothing changed, balance "
+                    f"{money(result.balance, currency)}")
+        return f"{done} {who} by {money(amount, currency)}: balance {money(result.balance, currency)}"
 
-    emit({"ok": True, "account": target, **who.as_json(), "amount": amount, "ref": ref, "entry_id": result.entry_id,
-          "balance": result.balance, "duplicate": result.duplicate}, as_json, text)
+    out = {"ok": True, "account": target, **who.as_json(), "amount": amount, "currency": currency, "ref": ref,
+           "entry_id": result.entry_id, "balance": result.balance, "duplicate": result.duplicate}
+    if kind != "topup":
+        out["reason"] = reason
+    emit(out, as_json, text)
+
+
+@account.command("topup")
+@config_option
+@account_options
+@amount_options(what="Amount (> 0)")
+@click.option("--ref", required=True, metavar="REF", help=REF_HELP)
+@json_option
+def account_topup(config_path: str, account: str | None, imsi: str | None, msisdn: str | None, amount: str | None,
+                  amount_minor: int | None, ref: str, as_json: bool) -> None:
+    """Credit airtime to an account's balance; idempotent by --ref."""
+    _money_command("topup", config_path, parse_who(account, imsi, msisdn, as_json), amount, amount_minor, ref, "",
+                   as_json)
+
+
+@account.command("adjust")
+@config_option
+@account_options
+@amount_options(what="Correction: a credit (> 0) or a debit (< 0, never below the available balance)")
+@click.option("--ref", required=True, metavar="REF", help=REF_HELP)
+@click.option("--reason", required=True, help="Why (kept in the ledger entry).")
+@json_option
+def account_adjust(config_path: str, account: str | None, imsi: str | None, msisdn: str | None, amount: str | None,
+                   amount_minor: int | None, ref: str, reason: str, as_json: bool) -> None:
+    """An operator's correction of a balance, in the ledger with its reason; idempotent by --ref."""
+    _money_command("adjust", config_path, parse_who(account, imsi, msisdn, as_json), amount, amount_minor, ref,
+                   reason, as_json)
+
+
+@account.command("refund")
+@config_option
+@account_options
+@amount_options(what="Amount given back (> 0)")
+@click.option("--ref", required=True, metavar="REF", help=REF_HELP)
+@click.option("--reason", required=True, help="Why (kept in the ledger entry).")
+@json_option
+def account_refund(config_path: str, account: str | None, imsi: str | None, msisdn: str | None, amount: str | None,
+                   amount_minor: int | None, ref: str, reason: str, as_json: bool) -> None:
+    """Give money back to an account, in the ledger with its reason; idempotent by --ref."""
+    _money_command("refund", config_path, parse_who(account, imsi, msisdn, as_json), amount, amount_minor, ref,
+                   reason, as_json)
 
 
 @account.command("show")
@@ -100,8 +156,8 @@ def account_show(config_path: str, account: str | None, imsi: str | None, msisdn
     out: dict[str, Any] = call(config, as_json, body)
 
     def text() -> str:
-        lines = [f"account   {out['account']}", f"balance   {out['balance']} {out['currency']}",
-                 f"held      {out['held']}"]
+        lines = [f"account   {out['account']}", f"balance   {money(out['balance'], out['currency'])}",
+                 f"held      {money(out['held'], out['currency'])}"]
         lines += [f"bundle    {b['bundle']} (priority {b['priority']}, expires {b['expires_at']}): "
                   f"data {b['data_octets']} octets, voice {b['voice_seconds']} s, sms {b['sms']}, "
                   f"roaming data {b['roaming_data_octets']} octets" for b in out["bundles"]]
@@ -136,12 +192,21 @@ def ledger_show(config_path: str, account: str | None, imsi: str | None, msisdn:
     who = parse_who(account, imsi, msisdn, as_json)
     config = load_or_exit(config_path)
 
-    async def body(charging: Any) -> list[Any]:
-        return list(await charging.ledger(await account_of(charging, who), limit))
+    async def body(charging: Any) -> tuple[list[Any], str]:
+        target = await account_of(charging, who)
+        return list(await charging.ledger(target, limit)), (await charging.account(target)).currency
 
-    out = [_entry_json(e) for e in call(config, as_json, body)]
+    from ocs.charging.currencies import format_major
+
+    entries, currency = call(config, as_json, body)
+    out = [_entry_json(e) for e in entries]
     header = ("seq", "created_at", "kind", "amount", "balance_after", "ref")
-    emit(out, as_json, lambda: table(header, [[e[k] for k in header] for e in out], "no ledger entries"))
+
+    def row(e: dict[str, Any]) -> list[object]:  # amounts in major units, the currency in its own column
+        return [format_major(e[k], currency) if k in ("amount", "balance_after") else e[k] for k in header] + [
+            currency]
+
+    emit(out, as_json, lambda: table((*header, "currency"), [row(e) for e in out], "no ledger entries"))
 
 
 @ledger.command("rebuild-redis")

@@ -14,8 +14,18 @@ from typing import Any
 
 import click
 
+from ocs.charging.currencies import format_major
 from ocs.cli.accounts import account, ledger
-from ocs.cli.common import config_option, emit, fail, json_option, load_or_exit
+from ocs.cli.common import (
+    amount_options,
+    config_option,
+    emit,
+    fail,
+    json_option,
+    load_or_exit,
+    money,
+    resolve_amount,
+)
 from ocs.cli.money import (
     Who,
     account_of,
@@ -31,6 +41,18 @@ BUNDLE_TYPES = ("data", "voice", "sms", "hybrid")
 UNITS = ("octets", "seconds", "events")
 INT32 = 2**31 - 1       # validity_days and priority are PostgreSQL integers
 UNSIGNED32 = 2**32 - 1  # RFC 4006 §8.29 Rating-Group
+
+
+def _price(major: str | None, minor: int | None, currency: str, as_json: bool) -> int:
+    from ocs.charging.currencies import check_currency
+
+    try:
+        check_currency(currency)
+    except ValueError as e:
+        fail(str(e), as_json=as_json)
+    value = resolve_amount(major, minor, currency, as_json, "price")
+    assert value is not None
+    return value
 
 
 # ---- bundle -----------------------------------------------------------------------------------------------
@@ -62,17 +84,18 @@ def _definition_json(d: Any) -> dict[str, Any]:
               help="Days from activation to expiry (> 0).")
 @click.option("--priority", required=True, type=click.IntRange(max=INT32), metavar="P",
               help="Drawing order: lower numbers are used first.")
-@click.option("--price", required=True, type=int, metavar="MINOR", help="Price in minor units (>= 0).")
+@amount_options("price", what="Price (>= 0)")
 @click.option("--currency", metavar="XXX", help="ISO 4217 code [charging.currency of the config].")
 @click.option("--rating-groups", metavar="RG,RG", help="Serve only these rating groups (an app bundle) [any].")
 @json_option
 def bundle_create(config_path: str, code: str, name: str, kind: str, data_octets: int, voice_seconds: int, sms: int,
-                  roaming_data_octets: int, validity_days: int, priority: int, price: int, currency: str | None,
-                  rating_groups: str | None, as_json: bool) -> None:
+                  roaming_data_octets: int, validity_days: int, priority: int, price: str | None,
+                  price_minor: int | None, currency: str | None, rating_groups: str | None, as_json: bool) -> None:
     """Add a bundle to the catalog (an existing code is refused: catalog entries are not changed)."""
     from ocs.charging.model import Allowances, BundleDefinition, BundleKind
 
     config = load_or_exit(config_path)
+    price_of = _price(price, price_minor, currency or config.charging.currency, as_json)
     try:
         groups = tuple(int(x) for x in rating_groups.split(",")) if rating_groups else ()
     except ValueError:
@@ -80,7 +103,7 @@ def bundle_create(config_path: str, code: str, name: str, kind: str, data_octets
     try:
         definition = BundleDefinition(code, name, BundleKind(kind),
                                       Allowances(data_octets, voice_seconds, sms, roaming_data_octets),
-                                      validity_days, priority, price, currency or config.charging.currency, groups)
+                                      validity_days, priority, price_of, currency or config.charging.currency, groups)
     except ValueError as e:
         fail(str(e), as_json=as_json)
 
@@ -89,7 +112,7 @@ def bundle_create(config_path: str, code: str, name: str, kind: str, data_octets
 
     call(config, as_json, body)
     emit({"ok": True, **_definition_json(definition)}, as_json,
-         lambda: f"created bundle {code} ({name}): {price} {definition.currency}, {validity_days} days")
+         lambda: f"created bundle {code} ({name}): {money(price_of, definition.currency)}, {validity_days} days")
 
 
 @bundle.command("list")
@@ -105,7 +128,8 @@ def bundle_list(config_path: str, as_json: bool) -> None:
     out = [_definition_json(d) for d in call(config, as_json, body)]
     header = ("code", "name", "type", "data_octets", "voice_seconds", "sms", "roaming_data_octets", "validity_days",
               "priority", "price", "currency")
-    emit(out, as_json, lambda: table(header, [[b[k] for k in header] for b in out], "no bundles"))
+    rows = [[format_major(b[k], b["currency"]) if k == "price" else b[k] for k in header] for b in out]
+    emit(out, as_json, lambda: table(header, rows, "no bundles"))
 
 
 @bundle.command("purchase")
@@ -122,17 +146,19 @@ def bundle_purchase(config_path: str, account: str | None, imsi: str | None, msi
     reference = check_ref(ref, as_json) or "cli-" + uuid.uuid4().hex
     config = load_or_exit(config_path)
 
-    async def body(charging: Any) -> tuple[str, Any]:
+    async def body(charging: Any) -> tuple[str, Any, str]:
         target = await account_of(charging, who)
-        return target, await charging.purchase(target, code, reference)
+        result = await charging.purchase(target, code, reference)
+        return target, result, (await charging.account(target)).currency
 
-    target, result = call(config, as_json, body)
+    target, result, currency = call(config, as_json, body)
 
     def text() -> str:
         if result.duplicate:
             return (f"duplicate: ref {reference} was already applied to {who} (bundle id {result.bundle_id}); "
-                    f"nothing bought, balance {result.balance}")
-        return f"{who} bought {code} (bundle id {result.bundle_id}, ref {reference}): balance {result.balance}"
+                    f"nothing bought, balance {money(result.balance, currency)}")
+        return (f"{who} bought {code} (bundle id {result.bundle_id}, ref {reference}): balance "
+                f"{money(result.balance, currency)}")
 
     emit({"ok": True, "account": target, **who.as_json(), "bundle": code, "ref": reference,
           "entry_id": result.entry_id, "bundle_id": result.bundle_id, "balance": result.balance,
@@ -173,18 +199,19 @@ def bundle_gift(config_path: str, account: str | None, imsi: str | None, msisdn:
     gift_id = check_ref(ref, as_json) or "cli-" + uuid.uuid4().hex
     config = load_or_exit(config_path)
 
-    async def body(charging: Any) -> tuple[str, str, Any, int]:
+    async def body(charging: Any) -> tuple[str, str, Any, int, str]:
         payer = await account_of(charging, who)
         gets = await account_of(charging, to)
         result = await charging.gift(payer, gets, code, gift_id)
-        return payer, gets, result, (await charging.account(payer)).balance
+        view = await charging.account(payer)
+        return payer, gets, result, view.balance, view.currency
 
-    payer, gets, result, balance = call(config, as_json, body)
+    payer, gets, result, balance, currency = call(config, as_json, body)
     emit({"ok": True, "gift_id": result.gift_id, "bundle": code, "from": payer, "to": gets,
           "sender_entry": result.sender_entry, "recipient_entry": result.recipient_entry,
           "bundle_id": result.bundle_id, "sender_balance": balance}, as_json,
          lambda: f"gift {result.gift_id}: {who} gave {code} to {to} (bundle id {result.bundle_id}); "
-                 f"sender balance {balance}")
+                 f"sender balance {money(balance, currency)}")
 
 
 # ---- tariff -----------------------------------------------------------------------------------------------
@@ -204,15 +231,15 @@ def _tariff_json(t: Any) -> dict[str, Any]:
 @click.option("--rating-group", required=True, type=click.IntRange(0, UNSIGNED32), metavar="RG",
               help="Rating-Group (RFC 4006).")
 @click.option("--unit", required=True, type=click.Choice(UNITS), help="What is counted.")
-@click.option("--price", required=True, type=int, metavar="MINOR", help="Price in minor units per N units (>= 0).")
+@amount_options("price", what="Price per N units (>= 0)")
 @click.option("--per", "unit_size", required=True, type=int, metavar="N",
               help="Block size: usage is rounded up to a multiple of N (> 0).")
 @click.option("--roaming", is_flag=True,
               help="Set the roaming price (the home price must be set first); without it, the home price.")
 @click.option("--currency", metavar="XXX", help="ISO 4217 code [charging.currency of the config].")
 @json_option
-def tariff_set(config_path: str, rating_group: int, unit: str, price: int, unit_size: int, roaming: bool,
-               currency: str | None, as_json: bool) -> None:
+def tariff_set(config_path: str, rating_group: int, unit: str, price: str | None, price_minor: int | None,
+               unit_size: int, roaming: bool, currency: str | None, as_json: bool) -> None:
     """Set the home (or with --roaming, the roaming) price of a rating group.
 
     A tariff holds both prices for one unit and block size. The first home price also becomes the roaming
@@ -223,6 +250,7 @@ def tariff_set(config_path: str, rating_group: int, unit: str, price: int, unit_
 
     config = load_or_exit(config_path)
     cur = currency or config.charging.currency
+    price_of = _price(price, price_minor, cur, as_json)
     notes: list[str] = []
 
     async def body(charging: Any) -> Any:
@@ -230,20 +258,21 @@ def tariff_set(config_path: str, rating_group: int, unit: str, price: int, unit_
         if roaming:
             if existing is None:
                 fail(f"rating group {rating_group} has no tariff: set the home price first "
-                     f"(ocsd tariff set --rating-group {rating_group} --unit {unit} --price MINOR --per {unit_size})",
+                     f"(ocsd tariff set --rating-group {rating_group} --unit {unit} --price DECIMAL --per {unit_size})",
                      as_json=as_json)
             if (existing.unit.value, existing.unit_size) != (unit, unit_size):
                 fail(f"rating group {rating_group} is priced per {existing.unit_size} {existing.unit.value}: "
                      f"give --unit {existing.unit.value} --per {existing.unit_size} with --roaming, or set the home "
                      "price with the new unit first", as_json=as_json)
-            new = Tariff(rating_group, Unit(unit), unit_size, existing.price_home, price, cur)
+            new = Tariff(rating_group, Unit(unit), unit_size, existing.price_home, price_of, cur)
         else:
             keep = existing is not None and (existing.unit.value, existing.unit_size) == (unit, unit_size)
             if existing is not None and not keep:
                 notes.append(f"the unit changed from per {existing.unit_size} {existing.unit.value}: the roaming "
-                             f"price (was {existing.price_roaming}) is now the home price; set it with --roaming")
-            new = Tariff(rating_group, Unit(unit), unit_size, price,
-                         existing.price_roaming if existing is not None and keep else price, cur)
+                             f"price (was {money(existing.price_roaming, existing.currency)}) is now the home price; "
+                             "set it with --roaming")
+            new = Tariff(rating_group, Unit(unit), unit_size, price_of,
+                         existing.price_roaming if existing is not None and keep else price_of, cur)
         await charging.set_tariff(new)
         return new
 
@@ -251,8 +280,8 @@ def tariff_set(config_path: str, rating_group: int, unit: str, price: int, unit_
     for note in notes:
         click.echo(f"note: {note}", err=True)
     emit({"ok": True, **_tariff_json(new)}, as_json,
-         lambda: f"rating group {new.rating_group}: home {new.price_home}, roaming {new.price_roaming} "
-                 f"{new.currency} per {new.unit_size} {new.unit.value}")
+         lambda: f"rating group {new.rating_group}: home {money(new.price_home, new.currency)}, roaming "
+                 f"{money(new.price_roaming, new.currency)} per {new.unit_size} {new.unit.value}")
 
 
 @tariff.command("list")
@@ -267,7 +296,8 @@ def tariff_list(config_path: str, as_json: bool) -> None:
 
     out = [_tariff_json(t) for t in call(config, as_json, body)]
     header = ("rating_group", "unit", "unit_size", "price_home", "price_roaming", "currency")
-    emit(out, as_json, lambda: table(header, [[t[k] for k in header] for t in out], "no tariffs"))
+    emit(out, as_json, lambda: table(header, [[format_major(t[k], t["currency"]) if k.startswith("price") else t[k]
+                                               for k in header] for t in out], "no tariffs"))
 
 
 GROUPS = (account, bundle, tariff, ledger)

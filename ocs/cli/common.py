@@ -23,22 +23,99 @@ EXIT_UNAVAILABLE = 1
 EXIT_REFUSED = 2
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
+def _root_param(ctx: click.Context, name: str) -> Any:
+    root = ctx.find_root()
+    return root.params.get(name) if root is not ctx else None
+
+
+def _config_value(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    """`-c` after the subcommand, else `-c` before it (`ocsd -c FILE subscriber ...`), else $OCSD_CONFIG, else
+    the default."""
+    import os
+
+    return value or _root_param(ctx, "config_path") or os.environ.get("OCSD_CONFIG") or DEFAULT_CONFIG
+
+
+def _json_value(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    return bool(value or _root_param(ctx, "as_json"))
+
+
+# Every command takes -c and --json; the root group takes them too (before the subcommand): either place works.
 config_option = click.option(
-    "-c", "--config", "config_path", default=DEFAULT_CONFIG, show_default=True, envvar="OCSD_CONFIG",
-    metavar="FILE", help="Configuration file (TOML); also $OCSD_CONFIG.")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+    "-c", "--config", "config_path", default=None, callback=_config_value, metavar="FILE",
+    help=f"Configuration file (TOML); also $OCSD_CONFIG [{DEFAULT_CONFIG}].")
+json_option = click.option("--json", "as_json", is_flag=True, callback=_json_value,
+                           help='Print one JSON document (errors too: {"ok": false, "error": ...}).')
+root_config_option = click.option("-c", "--config", "config_path", default=None, metavar="FILE",
+                                  help="Configuration file for the subcommand (also accepted after it).")
+root_json_option = click.option("--json", "as_json", is_flag=True,
+                                help="JSON output for the subcommand, errors included (also accepted after it).")
 
 
-def load_or_exit(path: str) -> Config:
+def money(minor: int, currency: str) -> str:
+    """An amount in minor units as an operator reads it: `15.00 USD` (ISO 4217 minor-unit digits)."""
+    from ocs.charging.currencies import format_major
+
+    try:
+        return f"{format_major(minor, currency)} {currency}"
+    except ValueError:
+        return f"{minor} (minor units) {currency}"
+
+
+def amount_options(name: str = "amount", *, required: bool = True, what: str = "Amount") -> Callable[[F], F]:
+    """`--NAME 15.00` (major units of the currency) or `--NAME-minor 1500` (integer minor units): exactly one
+    (checked by `resolve_amount`, which needs the currency)."""
+    def decorate(f: F) -> F:
+        f = click.option(f"--{name}-minor", f"{name}_minor", type=int, metavar="MINOR",
+                         help=f"{what} in minor units (1500 for 15.00 USD).")(f)
+        return click.option(f"--{name}", name, metavar="DECIMAL",
+                            help=f"{what} in the currency's major units (15.00)" + (
+                                f"; or --{name}-minor." if required else "."))(f)
+    return decorate
+
+
+def resolve_amount(major: str | None, minor: int | None, currency: str, as_json: bool, name: str = "amount",
+                   *, required: bool = True) -> int | None:
+    """The amount in minor units from `--NAME` (major units of `currency`) or `--NAME-minor`."""
+    from ocs.charging.currencies import parse_major
+
+    if major is not None and minor is not None:
+        fail(f"give --{name} or --{name}-minor, not both", as_json=as_json)
+    if major is None and minor is None:
+        if required:
+            fail(f"give --{name} DECIMAL (e.g. 15.00) or --{name}-minor MINOR", as_json=as_json)
+        return None
+    if minor is not None:
+        return minor
+    assert major is not None
+    try:
+        return parse_major(major, currency)
+    except ValueError as e:
+        fail(f"--{name}: {e}", as_json=as_json)
+
+
+def load_or_exit(path: str, *, as_json: bool = False) -> Config:
     try:
         return load_config(path)
     except ConfigError as e:
-        fail(str(e))
+        fail(str(e), as_json=as_json)
+
+
+def json_requested() -> bool:
+    """--json was given, before or after the subcommand (read from the running click context)."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("as_json"):
+            return True
+        ctx = ctx.parent
+    return False
 
 
 def fail(message: str, code: int = EXIT_REFUSED, *, as_json: bool = False) -> NoReturn:
-    if as_json:
+    """One line on stderr (`error: ...`), or `{"ok": false, "error": ...}` on stdout under --json; then exit."""
+    if as_json or json_requested():
         click.echo(json.dumps({"ok": False, "error": message}))
     else:
         click.echo(f"error: {message}", err=True)
@@ -99,4 +176,5 @@ async def _with_backends(config: Config, body: Callable[[Any], Awaitable[T]]) ->
         await backends.close()
 
 
-__all__ = ["config_option", "emit", "fail", "json_option", "load_or_exit", "run", "with_backends"]
+__all__ = ["amount_options", "config_option", "emit", "fail", "json_option", "load_or_exit", "money",
+           "resolve_amount", "root_config_option", "root_json_option", "run", "with_backends"]

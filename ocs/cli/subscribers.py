@@ -190,12 +190,16 @@ def subscriber_show(config_path: str, imsi: str, as_json: bool) -> None:
 @subscriber.command("import")
 @config_option
 @click.argument("csv_file", metavar="FILE.csv", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--on-conflict", type=click.Choice(("skip", "update", "fail")), default="fail", show_default=True,
+              help="A row whose IMSI or MSISDN is provisioned: skip it, update the subscriber (audited), or refuse "
+                   "it (reported, exit 2).")
 @json_option
-def subscriber_import(config_path: str, csv_file: Any, as_json: bool) -> None:
+def subscriber_import(config_path: str, csv_file: Any, on_conflict: str, as_json: bool) -> None:
     """Provision subscribers from a CSV file with a header line:
 
     imsi,msisdn,k,opc,op,amf,sqn,apns,status (opc or op per row; apns separated by ';'; empty = default).
-    Good rows are imported; each bad row is reported with its line number, and the exit status is then 2."""
+    Good rows are imported; each bad row is reported with its line number, and the exit status is then 2.
+    A progress bar is shown on a terminal."""
     config = load_or_exit(config_path)
     try:
         parsed = list(read_csv(csv_file))
@@ -204,25 +208,57 @@ def subscriber_import(config_path: str, csv_file: Any, as_json: bool) -> None:
     good: list[tuple[int, NewSubscriber]] = [(line, s) for line, s in parsed if isinstance(s, NewSubscriber)]
     refused = {line: r.error for line, r in parsed if isinstance(r, BadRow)}
 
+    skipped: list[int] = []
+    updated: list[int] = []
+
     async def body(backends: Any) -> dict[int, str]:
-        subscribers, _ = _services(config, backends)
+        subscribers, charging = _services(config, backends)
         out: dict[int, str] = {}
         with click.progressbar(length=len(good), label="importing", file=sys.stderr,
                                hidden=as_json or not sys.stderr.isatty()) as bar:
             for start in range(0, len(good), 100):
                 chunk = good[start:start + 100]
-                out.update(await subscribers.add_many(chunk))
+                conflicts = await subscribers.add_many(chunk)
+                if on_conflict == "skip":
+                    skipped.extend(conflicts)
+                elif on_conflict == "update":
+                    conflicts = await _update_conflicts(backends, charging, dict(chunk), conflicts, updated)
+                    out.update(conflicts)
+                else:
+                    out.update(conflicts)
                 bar.update(len(chunk))
         return out
 
+    bad_rows = len(refused)
     refused.update(run(lambda: with_backends(config, body)))
-    imported = len(good) - (len(refused) - (len(parsed) - len(good)))
+    imported = len(good) - (len(refused) - bad_rows) - len(skipped) - len(updated)
     report = [{"line": line, "error": refused[line]} for line in sorted(refused)]
-    emit({"ok": not refused, "imported": imported, "refused": report}, as_json,
+    emit({"ok": not refused, "imported": imported, "updated": len(updated), "skipped": len(skipped),
+          "refused": report}, as_json,
          lambda: "\n".join([*(f"line {r['line']}: {r['error']}" for r in report),
-                            f"imported {imported}, refused {len(report)}"]))
+                            f"imported {imported}, updated {len(updated)}, skipped {len(skipped)}, "
+                            f"refused {len(report)}"]))
     if refused:
         sys.exit(2)
+
+
+async def _update_conflicts(backends: Any, charging: Any, rows: dict[int, NewSubscriber], conflicts: dict[int, str],
+                            updated: list[int]) -> dict[int, str]:
+    """`--on-conflict update`: each conflicting row updates the subscriber of its IMSI (audited as
+    subscriber.import); a row whose MSISDN belongs to another IMSI stays refused."""
+    from ocs.services.subscriber_admin import Changes, update_subscriber
+
+    still: dict[int, str] = {}
+    for line, error in conflicts.items():
+        s = rows[line]
+        try:
+            await update_subscriber(backends.pool, backends.sealer, charging, s.imsi, Changes(
+                msisdn=s.msisdn, status=s.status, apns=s.apns, k=s.k, opc=s.opc), action="subscriber.import")
+        except (SubscriberNotFound, SubscriberExists):
+            still[line] = error
+        else:
+            updated.append(line)
+    return still
 
 
 @subscriber.command("delete")
@@ -231,7 +267,8 @@ def subscriber_import(config_path: str, csv_file: Any, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Delete even if the account still holds money or bundles.")
 @json_option
 def subscriber_delete(config_path: str, imsi: str, force: bool, as_json: bool) -> None:
-    """Delete a subscriber (its ledger stays in PostgreSQL)."""
+    """Delete a subscriber (its ledger stays in PostgreSQL). With --force, money left on the account of its last
+    SIM is closed by an `adjust` ledger entry (ref close:IMSI), never dropped silently."""
     config = load_or_exit(config_path)
 
     async def body(backends: Any) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ocs.charging.currencies import MINOR_UNITS
 from ocs.config.gy import GyConfig, parse_gy
+from ocs.config.radius import RadiusConfig, parse_radius
 from ocs.config.table import ConfigError, Table, is_hostport, is_ip, split_hostport
 
 APPLICATIONS = frozenset({"gy", "gx", "s6a"})
@@ -87,6 +88,8 @@ class PostgresConfig:
 class AdminConfig:
     listen: str = "127.0.0.1:9100"
     token: str | None = field(default=None, repr=False)  # bearer token for all routes but /metrics, /healthz
+    # /readyz answers 503 when the oldest ledger entry not yet in PostgreSQL is older than this (seconds)
+    ledger_lag_limit: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class LogConfig:
     format: str = "auto"
     # Repeats of one event from one source within this many seconds are counted, then logged as one summary.
     rate_limit_interval: float = 10.0
+    trace: bool = False  # a line per Diameter request and answer (AVPs too at level "debug"), secrets redacted
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,7 @@ class Config:
     auc: AucConfig = field(default_factory=AucConfig)
     charging: ChargingConfig = field(default_factory=ChargingConfig)
     gy: GyConfig = field(default_factory=GyConfig)
+    radius: RadiusConfig = field(default_factory=RadiusConfig)
     # Both [redis] and [postgres] are in the file: the daemon then runs the ledger writer and housekeeping
     # whatever applications are enabled (an application that needs them opens them with their defaults).
     stores_configured: bool = False
@@ -239,7 +244,8 @@ def _parse_postgres(t: Table) -> PostgresConfig:
 
 
 def _parse_admin(t: Table) -> AdminConfig:
-    admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"))
+    admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"),
+                        ledger_lag_limit=t.number("ledger_lag_limit", AdminConfig().ledger_lag_limit, positive=True))
     t.finish()
     return admin
 
@@ -248,7 +254,8 @@ def _parse_log(t: Table) -> LogConfig:
     d = LogConfig()
     log = LogConfig(level=t.choice("level", LOG_LEVELS, d.level),
                     format=t.choice("format", LOG_FORMATS, d.format),
-                    rate_limit_interval=t.number("rate_limit_interval", d.rate_limit_interval, positive=True))
+                    rate_limit_interval=t.number("rate_limit_interval", d.rate_limit_interval, positive=True),
+                    trace=t.boolean("trace", d.trace))
     t.finish()
     return log
 
@@ -313,6 +320,7 @@ def parse_config(mapping: Mapping[str, object], base_dir: Path | None = None) ->
         auc=_parse_auc(root.table("auc")),
         charging=_parse_charging(root.table("charging")),
         gy=parse_gy(root.table("gy")),
+        radius=parse_radius(root.table("radius")),
         stores_configured="redis" in mapping and "postgres" in mapping,
     )
     root.finish()

@@ -25,6 +25,34 @@ from ocs.diameter.codes import (
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
 
+_ORIGINS: dict[tuple[str, str], tuple[Avp, Avp]] = {}
+_SUCCESS = avp.constant(avp.u32(RESULT_CODE, 2001))
+
+
+def origin(origin_host: str, origin_realm: str) -> tuple[Avp, Avp]:
+    """Origin-Host and Origin-Realm, encoded once per identity (one per node: the dict stays tiny)."""
+    found = _ORIGINS.get((origin_host, origin_realm))
+    if found is None:
+        found = (avp.constant(avp.utf8(ORIGIN_HOST, origin_host)), avp.constant(avp.utf8(ORIGIN_REALM, origin_realm)))
+        if len(_ORIGINS) < 64:
+            _ORIGINS[(origin_host, origin_realm)] = found
+    return found
+
+
+def result_of(answer: Message) -> tuple[int, int] | None:
+    """(result code, vendor id) of an answer: its Result-Code with vendor 0, or its Experimental-Result's
+    Experimental-Result-Code and Vendor-Id (RFC 6733 §7.6); None when it carries neither."""
+    result = answer.find(RESULT_CODE)
+    if result is not None:
+        return result.u32, 0
+    experimental = answer.find(EXPERIMENTAL_RESULT)
+    if experimental is None:
+        return None
+    members = experimental.grouped
+    code = next((a.u32 for a in members if a.code == EXPERIMENTAL_RESULT_CODE and len(a.data) == 4), None)
+    vendor = next((a.u32 for a in members if a.code == VENDOR_ID and len(a.data) == 4), 0)
+    return (code, vendor) if code is not None else None
+
 
 def result_avps(result_code: int, vendor_id: int = 0) -> list[Avp]:
     """Result-Code, or Experimental-Result for a vendor's code (RFC 6733 §7.6)."""
@@ -45,7 +73,7 @@ def error_answer(request: Message, origin_host: str, origin_realm: str, error: D
         session = None
     if session is not None:
         avps.append(session)
-    avps += [avp.utf8(ORIGIN_HOST, origin_host), avp.utf8(ORIGIN_REALM, origin_realm)]
+    avps += origin(origin_host, origin_realm)
     avps += result_avps(error.result_code, error.vendor_id)
     if error.message:
         avps.append(avp.utf8(ERROR_MESSAGE, error.message, mandatory=False))
@@ -59,14 +87,12 @@ def error_answer(request: Message, origin_host: str, origin_realm: str, error: D
 def make_dwr(origin_host: str, origin_realm: str, origin_state_id: int, hop_by_hop: int, end_to_end: int) -> Message:
     """RFC 6733 §5.5.1."""
     return Message(CMD_DEVICE_WATCHDOG, 0, FLAG_REQUEST, hop_by_hop, end_to_end, [
-        avp.utf8(ORIGIN_HOST, origin_host), avp.utf8(ORIGIN_REALM, origin_realm),
-        avp.u32(ORIGIN_STATE_ID, origin_state_id)])
+        *origin(origin_host, origin_realm), avp.u32(ORIGIN_STATE_ID, origin_state_id)])
 
 
 def make_dwa(request: Message, origin_host: str, origin_realm: str, origin_state_id: int) -> Message:
     """RFC 6733 §5.5.2."""
-    return request.answer([avp.u32(RESULT_CODE, 2001), avp.utf8(ORIGIN_HOST, origin_host),
-                           avp.utf8(ORIGIN_REALM, origin_realm), avp.u32(ORIGIN_STATE_ID, origin_state_id)])
+    return request.answer([_SUCCESS, *origin(origin_host, origin_realm), avp.u32(ORIGIN_STATE_ID, origin_state_id)])
 
 
 def make_dpr(origin_host: str, origin_realm: str, cause: int, hop_by_hop: int, end_to_end: int) -> Message:

@@ -137,6 +137,22 @@ def _flags(vendor_id: int, mandatory: bool) -> int:
     return (AVP_VENDOR if vendor_id else 0) | (AVP_MANDATORY if mandatory else 0)
 
 
+class ConstantAvp(Avp):
+    """An AVP that is the same in every message (Origin-Host, Auth-Session-State, Vendor-Specific-Application-Id,
+    Result-Code 2001, ...): its wire bytes are computed once, by `constant`, and `encode` returns them. Equal to
+    the plain Avp it was made from."""
+
+    def encode(self) -> bytes:
+        return self.__dict__["wire"]  # type: ignore[no-any-return]
+
+
+def constant(a: Avp) -> Avp:
+    """`a` with its encoding computed once (see ConstantAvp)."""
+    c = ConstantAvp(*a)
+    c.__dict__["wire"] = Avp.encode(a)
+    return c
+
+
 def octets(code: int, value: bytes, vendor_id: int = 0, mandatory: bool = True) -> Avp:
     return Avp(code, _flags(vendor_id, mandatory), vendor_id, bytes(value))
 

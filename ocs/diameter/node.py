@@ -101,6 +101,10 @@ class Node(PeerActions):
         peer = self._peers.get(origin_host)
         return peer is not None and peer.machine.is_open
 
+    def peer_entries(self) -> list[PeerEntry]:
+        """The configured peers (read-only use: status reports)."""
+        return list(self._peers)
+
     def peer_states(self) -> dict[str, State]:
         return {p.name: p.state for p in self._peers}
 

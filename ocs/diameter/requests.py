@@ -139,15 +139,17 @@ class Requests:
             raise DiameterError(DIAMETER_TOO_BUSY, "in-flight limit reached")
         if (msg.application_id, msg.command_code) not in self._handled:
             raise DiameterError(DIAMETER_COMMAND_UNSUPPORTED, f"command {msg.command_code}")
+        # no set of the AVPs present is built per request (issue 15): the required ones come first in practice
         known = self._known_avps
         avps = msg.avps
-        present = {(a.code, a.vendor_id) for a in avps}
-        if not present <= known:  # RFC 6733 §7.1.5: an unknown AVP with the M bit set is refused
-            for a in avps:
-                if a.flags & AVP_MANDATORY and (a.code, a.vendor_id) not in known:
-                    raise DiameterError(DIAMETER_AVP_UNSUPPORTED, f"AVP {a.code} vendor {a.vendor_id}", a)
+        for a in avps:  # RFC 6733 §7.1.5: an unknown AVP with the M bit set is refused
+            if a[1] & AVP_MANDATORY and (a[0], a[2]) not in known:
+                raise DiameterError(DIAMETER_AVP_UNSUPPORTED, f"AVP {a.code} vendor {a.vendor_id}", a)
         for code, vendor_id, name in self._required_for(msg.application_id, msg.command_code):
-            if (code, vendor_id) not in present:
+            for a in avps:
+                if a[0] == code and a[2] == vendor_id:
+                    break
+            else:
                 raise DiameterError(DIAMETER_MISSING_AVP, f"{name} missing", avps_.octets(code, b"", vendor_id))
         check_request(self.dictionary, msg)  # RFC 6733 §7.1.5 5009, 5014 (ocs.diameter.validate)
 

@@ -25,7 +25,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ocs.diameter.avp import NTP_UNIX_OFFSET, Avp, encode_avps
+from ocs.diameter.avp import NTP_UNIX_OFFSET, Avp, ConstantAvp, encode_avps
 from ocs.diameter.codes import AVP_PROTECTED, DIAMETER_INVALID_AVP_LENGTH, DIAMETER_MISSING_AVP
 from ocs.diameter.errors import DiameterError
 
@@ -115,6 +115,7 @@ _FIXED_SIZES = {"Unsigned32": 4, "Integer32": 4, "Enumerated": 4, "Float32": 4, 
                 "Unsigned64": 8, "Integer64": 8, "Float64": 8}
 _HDR = struct.Struct(">II").pack
 _HDR_V = struct.Struct(">III").pack
+_AVPS = (Avp, ConstantAvp)  # an AVP given as is (ConstantAvp: encoded once, see ocs.diameter.avp)
 _PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
 
 
@@ -237,20 +238,20 @@ def build(dictionary: Dictionary, values: Values) -> list[Avp]:
     new = tuple.__new__
     items: Iterable[Any] = values.items() if type(values) is dict or isinstance(values, Mapping) else values
     for item in items:
-        if type(item) is Avp:
+        if type(item) in _AVPS:
             append(item)
             continue
         name, value = item
         if value is None:
             continue
-        if type(value) is Avp:
+        if type(value) in _AVPS:
             append(value)
             continue
         s = specs.get(name) or spec(dictionary, name)
         for v in (value if type(value) is list else (value,)):
             if v is None:
                 continue
-            if type(v) is Avp:
+            if type(v) in _AVPS:
                 append(v)
                 continue
             write = s.write
@@ -276,20 +277,20 @@ def _grouped(dictionary: Dictionary, s: Spec, value: Any) -> bytes:
     append = parts.append
     specs = dictionary._specs
     for item in items:
-        if type(item) is Avp:
-            append(item.encode())
+        if type(item) in _AVPS:
+            append(item.encode())  # type: ignore[union-attr]
             continue
         name, member = item
         if member is None:
             continue
-        if type(member) is Avp:
+        if type(member) in _AVPS:
             append(member.encode())
             continue
         m = specs.get(name) or spec(dictionary, name)
         for v in (member if type(member) is list else (member,)):
             if v is None:
                 continue
-            if type(v) is Avp:
+            if type(v) in _AVPS:
                 append(v.encode())
                 continue
             head = m.head

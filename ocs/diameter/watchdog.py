@@ -43,6 +43,7 @@ class Watchdog:
     state: WatchdogState = WatchdogState.OKAY
     pending: bool = False
     deadline: float = 0.0
+    last_received: float | None = None  # when the peer last proved alive (any message), for `ocsd status`
 
     def start(self, now: float) -> None:
         self._set(now)
@@ -58,6 +59,7 @@ class Watchdog:
         if is_dwa:
             self.pending = False
         self.state = WatchdogState.OKAY
+        self.last_received = now
         self._set(now)
 
     def expire(self, now: float) -> WatchdogAction:

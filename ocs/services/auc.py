@@ -4,6 +4,9 @@ Per AIR the hot path is one Redis script call (`auc_seq.lua`): it hands out the 
 subscriber's sealed K and OPc, AMF and status from the same hash. PostgreSQL is touched only when a
 subscriber is not cached yet or the SEQs reserved for it are used up: one UPDATE raises
 `subscribers.seq_reserved` by a block and returns the record (`_reserve`), and `auc_load.lua` caches it.
+Reservations are single-flight per IMSI: while one is in flight, every other caller that finds the cache cold
+or used up waits for it and tries Redis again, instead of reserving a block of its own (500 AIRs in flight
+for one IMSI after a restart would otherwise make 500 commits and burn 500 blocks of SQN space).
 Every SEQ handed out is at most `seq_reserved`, and a fresh cache starts above the old `seq_reserved`, so a
 crash of the daemon or a loss of Redis skips SEQs but never repeats one.
 
@@ -17,6 +20,7 @@ key ids existed is opened once when it is loaded, to check it belongs to this ke
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import OrderedDict
 from collections.abc import Callable
@@ -94,6 +98,7 @@ class AucService:
         self._cache_size = cache_size
         self.seq_max = SQN_MAX >> ind_bits
         self._kid = sealer.key_id.hex()
+        self._reserving: dict[str, asyncio.Task[None]] = {}  # IMSI -> the reservation in flight for it
 
     def _key(self, imsi: str) -> str:
         return self.store.key(imsi, "auc")
@@ -102,7 +107,8 @@ class AucService:
     async def _allocate(self, imsi: str, n: int, floor: int = 0) -> tuple[int, str, str, bytes, str]:
         """n consecutive SEQs above `floor`: (first SEQ, sealed k hex, sealed opc hex, AMF, status)."""
         key = self._key(imsi)
-        for _ in range(4):
+        own = 0  # reservations this caller started; waiting for another caller's one costs nothing
+        for _ in range(64):
             reply = await self.store.evalsha("auc_seq", [key], [n, floor, self._kid])
             first = int(reply[0])
             if first > 0:
@@ -110,8 +116,31 @@ class AucService:
                     raise ResyncFailed(f"SEQ space of {imsi} exhausted")
                 return first, reply[1], reply[2], bytes.fromhex(reply[3]), reply[4]
             above = int(reply[1]) + n if first == -1 else 0
-            await self._reserve(imsi, max(above, floor + n))
+            if await self._reserve_once(imsi, max(above, floor + n)):
+                own += 1
+                if own > 4:
+                    break
         raise RuntimeError(f"could not reserve SEQs for {imsi}")  # only under a storm of concurrent reservations
+
+    async def _reserve_once(self, imsi: str, above: int) -> bool:
+        """Single-flight `_reserve`: join the reservation in flight for `imsi` if there is one (and return
+        False), else start one and wait for it (True). The reservation runs as a task of its own, shielded, so
+        a caller that is cancelled (its request timed out) neither cancels it nor the other callers'. Its
+        `above` may be lower than a joiner's; the joiner then finds its SEQs used up and reserves again."""
+        task = self._reserving.get(imsi)
+        started = task is None
+        if task is None:
+            task = asyncio.ensure_future(self._reserve(imsi, above))
+            self._reserving[imsi] = task
+            task.add_done_callback(lambda t: self._reserved(imsi, t))
+        await asyncio.shield(task)
+        return started
+
+    def _reserved(self, imsi: str, task: asyncio.Task[None]) -> None:
+        if self._reserving.get(imsi) is task:
+            del self._reserving[imsi]
+        if not task.cancelled():
+            task.exception()  # retrieved here too: every waiter may have been cancelled meanwhile
 
     async def _reserve(self, imsi: str, above: int) -> None:
         """Raise seq_reserved in PostgreSQL to at least `above` + one block, then cache the record."""
@@ -165,7 +194,7 @@ class AucService:
             await self.forget(imsi)
             fields = {}
         if not fields:
-            await self._reserve(imsi, 0)
+            await self._reserve_once(imsi, 0)
             fields = await self.store.hgetall(self._key(imsi))
         return self._milenage(imsi, fields["k"], fields["opc"])
 

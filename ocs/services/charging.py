@@ -63,6 +63,9 @@ from ocs.store.redis_client import RedisStore
 DAY = 86400
 
 
+CATALOG = "SELECT * FROM bundle_catalog WHERE retired_at IS NULL"  # a retired bundle is no longer sold
+
+
 def _bundle_from_row(r: asyncpg.Record) -> BundleDefinition:
     return BundleDefinition(r["code"], r["name"], BundleKind(r["kind"]),
                             Allowances(r["data_octets"], r["voice_seconds"], r["sms_count"], r["roaming_data_octets"]),
@@ -90,7 +93,7 @@ class ChargingService(Accounts):
         async with self.pool.acquire() as conn:
             tariffs = await conn.fetch("SELECT * FROM tariffs")
             self._tariffs = {t.rating_group: t for t in map(_tariff_from_row, tariffs)}
-            self._catalog = {b.code: b for b in map(_bundle_from_row, await conn.fetch("SELECT * FROM bundle_catalog"))}
+            self._catalog = {b.code: b for b in map(_bundle_from_row, await conn.fetch(CATALOG))}
 
     def _now(self, now: float | None) -> tuple[int, int]:
         t = self.clock() if now is None else now
@@ -116,7 +119,7 @@ class ChargingService(Accounts):
 
     async def list_bundles(self) -> list[BundleDefinition]:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT * FROM bundle_catalog ORDER BY priority, code")
+            rows = await conn.fetch(CATALOG + " ORDER BY priority, code")
         self._catalog = {b.code: b for b in map(_bundle_from_row, rows)}
         return list(self._catalog.values())
 
@@ -124,7 +127,7 @@ class ChargingService(Accounts):
         found = self._catalog.get(code)
         if found is None:
             async with self.pool.acquire() as conn:
-                row = await conn.fetchrow("SELECT * FROM bundle_catalog WHERE code = $1", code)
+                row = await conn.fetchrow(CATALOG + " AND code = $1", code)
             if row is None:
                 raise UnknownBundle(code)
             found = self._catalog[code] = _bundle_from_row(row)

@@ -26,7 +26,12 @@ import asyncpg
 import redis.exceptions
 import structlog
 
-from ocs.metrics import housekeeping_runs_total, ledger_entries_written_total, ledger_write_failures_total
+from ocs.metrics import (
+    housekeeping_runs_total,
+    ledger_entries_written_total,
+    ledger_lag_seconds,
+    ledger_write_failures_total,
+)
 from ocs.services.charging import ChargingService
 from ocs.store.ledger import PG_ERRORS, LedgerWriter
 from ocs.store.redis_client import ReplyError
@@ -48,8 +53,8 @@ class Housekeeping:
     expire_interval: float
     backoff_min: float = 0.5     # first retry after a failed pass, doubled per further failure
     backoff_max: float = 30.0    # the longest wait between attempts while a store is down
-    # jobs of the enabled applications: (name, interval, pass returning what it changed), e.g. the Gy reaper
-    extra_jobs: list[tuple[str, float, Callable[[], Awaitable[int]]]] = field(default_factory=list)
+    # more jobs: (name, interval, pass returning what it changed), e.g. the Gy reaper, the hotspot's
+    jobs: list[tuple[str, float, Callable[[], Awaitable[int]]]] = field(default_factory=list)
     # flushes run once at stop, after the ledger's (e.g. the Gy CDR writer's drain); a store down is logged
     flushes: list[tuple[str, Callable[[], Awaitable[int]]]] = field(default_factory=list)
     writer: LedgerWriter = field(init=False)
@@ -62,6 +67,7 @@ class Housekeeping:
         self.writer = LedgerWriter(self.charging.store, self.charging.pool,
                                    on_written=ledger_entries_written_total.inc,
                                    on_failure=ledger_write_failures_total.inc)
+        ledger_lag_seconds.set_function(self.writer.lag)
 
     def start(self) -> None:
         self._stop.clear()
@@ -70,7 +76,7 @@ class Housekeeping:
             ("reap", self.reap_interval, self._reap),
             ("expire", self.expire_interval, self._expire),
             ("reload", self.expire_interval, self._reload),
-            *self.extra_jobs,
+            *self.jobs,
         ]
         self._tasks = [asyncio.create_task(self._run(name, interval, job), name=f"housekeeping-{name}")
                        for name, interval, job in jobs]

@@ -136,6 +136,10 @@ class SubscriberService:
             if money is not None and (money.balance or money.bundles):
                 raise SubscriberExists(f"{imsi} still has a balance of {money.balance} and {len(money.bundles)} "
                                        "bundle(s); use --force to delete it anyway")
+        if last and force:
+            from ocs.services.subscriber_admin import close_account
+
+            await close_account(self.charging, account, imsi)  # type: ignore[arg-type]  # never drop money silently
         async with self.pool.acquire() as conn, conn.transaction():
             deleted = await conn.fetchval("DELETE FROM subscribers WHERE imsi = $1 RETURNING imsi", imsi)
             if deleted is not None and last:

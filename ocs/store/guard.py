@@ -18,6 +18,7 @@ import asyncpg
 import redis.exceptions
 import structlog
 
+from ocs.metrics import store_call_seconds
 from ocs.store.redis_client import ReplyError
 from ocs.subscribers.errors import StoreUnavailable
 
@@ -41,9 +42,11 @@ class StoreGuard:
         self.store = store
         self.timeout = timeout
         self.failures = 0  # calls failed in the current outage; 0 when the store is up
+        self._labels = (store,)
         self._down_since = 0.0
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
                 result = await fn(*args, **kwargs)
@@ -53,6 +56,8 @@ class StoreGuard:
             if not str(e).startswith(TRANSIENT_REPLIES):
                 raise
             raise self._failed(e) from None
+        finally:
+            store_call_seconds.observe(self._labels, time.perf_counter() - started)
         if self.failures:
             log.info("store-recovered", store=self.store, failed_calls=self.failures,
                      seconds=round(time.monotonic() - self._down_since, 3))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,11 @@ class LedgerWriter:
         self._task: asyncio.Task[None] | None = None
         self.written = 0       # entries inserted (conflicts included) since start
         self.failures = 0
+        self.oldest_ms: int | None = None  # stamp of the oldest entry read and not yet confirmed by PostgreSQL
+
+    def lag(self) -> float:
+        """Seconds the oldest entry read and not yet in PostgreSQL has waited (0 when none waits)."""
+        return max(0.0, time.time() - self.oldest_ms / 1000) if self.oldest_ms is not None else 0.0
 
     def start(self) -> asyncio.Task[None]:
         self._stop.clear()
@@ -147,11 +153,16 @@ class LedgerWriter:
                     col.append(value)
             if entries:
                 last.append((stream, entries[-1][0]))
+        if not cols[0]:
+            return 0
+        oldest = min(cols[8])
+        self.oldest_ms = oldest if self.oldest_ms is None else min(self.oldest_ms, oldest)
         async with self.pool.acquire(timeout=self.pg_timeout) as conn:
             await conn.execute(INSERT, *cols, timeout=self.pg_timeout)
         # PostgreSQL has them: trim each stream through the last id written
         await asyncio.gather(*(self._redis.call("XTRIM", stream, "MINID", _next_id(sid)) for stream, sid in last))
         n = len(cols[0])
+        self.oldest_ms = None  # the streams are in time order: what is left is newer, and read next
         self.written += n
         self.on_written(n)
         return n

@@ -74,3 +74,19 @@ async def migrate(conn: asyncpg.Connection, upto: int | None = None) -> list[Mig
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now
+
+
+async def pending(conn: asyncpg.Connection) -> list[Migration]:
+    """The migrations this version has and the database has not applied (all of them on an empty database)."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")} if exists else set()
+    return [m for m in available() if m.version not in done]
+
+
+def database_name(dsn: str) -> str | None:
+    """The database a libpq URI names (`postgresql://user@host:port/NAME?...`), None when it names none."""
+    from urllib.parse import unquote, urlsplit
+
+    name = unquote(urlsplit(dsn).path.lstrip("/"))
+    return name or None
+

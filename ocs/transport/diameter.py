@@ -27,7 +27,7 @@ import structlog
 
 from ocs import metrics
 from ocs.apps.dispatch import Context, Dispatch, Route
-from ocs.diameter.codes import RESULT_CODE
+from ocs.diameter.answers import result_of
 from ocs.diameter.message import Message
 from ocs.diameter.node import (
     AnswerReceived,
@@ -42,6 +42,7 @@ from ocs.diameter.node import (
     Write,
 )
 from ocs.transport.ratelimit import RateLimiter
+from ocs.transport.trace import Tracer
 
 log = structlog.get_logger("ocs.diameter")
 
@@ -125,6 +126,7 @@ class DiameterServer:
         self._notices: RateLimiter[tuple[str, str | None]] = RateLimiter(notice_interval)
         self._notice_timer: asyncio.TimerHandle | None = None
         metrics.diameter_write_buffer_bytes.set_function(self.write_buffer_size)
+        metrics.peer_states.source = self._peer_state_names
         self.servers: list[asyncio.Server] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -132,6 +134,8 @@ class DiameterServer:
         self._answers: dict[int, asyncio.Future[Message]] = {}
         self._closed = asyncio.Event()
         self.on_peer_change: Callable[[], None] | None = None
+        self.trace: Tracer | None = None  # [log] trace: a line per request and answer (ocs.transport.trace)
+        self._traced: dict[int, tuple[str, Message]] = {}  # token -> (peer, request), while tracing
         self._flush_soon = False
 
     def write_buffer_size(self) -> int:
@@ -178,7 +182,13 @@ class DiameterServer:
             raise ConnectionError(f"peer {peer} is not open")
         future: asyncio.Future[Message] = self.loop.create_future()
         self._answers[hbh] = future
-        return await future
+        if self.trace is None:
+            return await future
+        self.trace.request(peer, "out", message)
+        started = time.perf_counter()
+        answer = await future
+        self.trace.answer(peer, "in", answer, time.perf_counter() - started, request=message)
+        return answer
 
     # --- effects -------------------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -271,12 +281,14 @@ class DiameterServer:
         if transport.get_write_buffer_size():
             self.loop.call_later(self.close_grace, transport.abort)
 
+    def _peer_state_names(self) -> dict[str, str]:
+        return {name: state.value for name, state in self.node.peer_states().items()}
+
     def _peer_gauges(self) -> None:
         counts: dict[str, int] = {}
         for state in self.node.peer_states().values():
             counts[state.value] = counts.get(state.value, 0) + 1
-        for state_name in ("Closed", "Wait-Conn-Ack", "Wait-I-CEA", "Wait-Conn-Ack/Elect", "Wait-Returns",
-                           "R-Open", "I-Open", "Closing"):
+        for state_name in metrics.PEER_STATES:
             metrics.diameter_peers.labels(state=state_name).set(counts.get(state_name, 0))
         if self.on_peer_change is not None:
             self.on_peer_change()
@@ -313,6 +325,9 @@ class DiameterServer:
         route = self.dispatch.route(request.application_id, request.command_code)
         assert route is not None  # the node only passes requests the dispatch table handles
         started = time.perf_counter()
+        if self.trace is not None:
+            self.trace.request(effect.peer, "in", request, route.app_name)
+            self._traced[effect.token] = (effect.peer, request)
         result = self.dispatch.dispatch(route, request, Context(effect.peer, effect.realm, effect.conn_id,
                                                                 self.request))
         if isinstance(result, Message):
@@ -335,10 +350,14 @@ class DiameterServer:
 
     def _answer(self, token: int, route: Route, started: float, answer: Message) -> None:
         self.node.send_answer(token, answer, self.loop.time())
-        result = answer.find(RESULT_CODE)
-        code = str(result.u32) if result is not None else "experimental"
-        metrics.diameter_requests_total.inc((route.app_name, route.command_name, code))
-        metrics.diameter_request_seconds.observe((route.app_name, route.command_name), time.perf_counter() - started)
+        result = result_of(answer)
+        code, vendor = (str(result[0]), str(result[1])) if result is not None else ("none", "0")
+        metrics.diameter_requests_total.inc((route.app_name, route.command_name, code, vendor))
+        seconds = time.perf_counter() - started
+        metrics.diameter_request_seconds.observe((route.app_name, route.command_name), seconds)
+        if self.trace is not None:
+            peer, request = self._traced.pop(token, ("?", None))
+            self.trace.answer(peer, "out", answer, seconds, route.app_name, request)
 
 
 def _report(event: str, route: Route, error: BaseException) -> None:

@@ -53,9 +53,9 @@ async def test_metrics_is_public_prometheus_text(port):
     assert status == 200
     assert headers["content-type"].startswith("text/plain")
     text = body.decode()
-    assert "# TYPE diameter_requests_total counter" in text
-    assert "# TYPE diameter_request_seconds histogram" in text
-    assert "diameter_framing_errors_total " in text
+    assert "# TYPE ocsd_diameter_requests_total counter" in text
+    assert "# TYPE ocsd_diameter_request_seconds histogram" in text
+    assert "ocsd_diameter_framing_errors_total " in text
 
 
 async def test_healthz(port):

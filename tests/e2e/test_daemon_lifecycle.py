@@ -25,7 +25,7 @@ def test_sd_notify_ready_watchdog_stopping_and_metrics(tmp_path, monkeypatch):
         assert "READY=1" in got and "WATCHDOG=1" in got
         with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5) as response:
             text = response.read().decode()
-        assert "diameter_peers" in text
+        assert "ocsd_diameter_peers" in text
         assert daemon.stop() == 0
         rest = []
         sock.settimeout(0.5)

@@ -22,16 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis
 from diameter.message import Message as PdMessage
 
-from auc import opc as make_opc
-from ocs.sealing import DEMO_KEY, Sealer
-from ocs.services.auc import aad
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
 from tests.support.daemon_process import DaemonProcess, backends_config, free_port
+from tests.support.raw_s6a import provision
 
 pytestmark = [pytest.mark.e2e]
 
@@ -241,14 +238,14 @@ def test_peer_that_never_reads_is_not_buffered_without_end(echo: Running):
         elif stalled_since is None:
             stalled_since = time.monotonic()
         elif time.monotonic() - stalled_since >= 1.5:
-            if metric(echo.admin_port, "diameter_read_pauses_total") >= 1:
+            if metric(echo.admin_port, "ocsd_diameter_read_pauses_total") >= 1:
                 break
             stalled_since = None  # a daemon starved of CPU, not a paused one: wait on
     assert sender.is_alive(), f"the daemon read all {progress['bytes'] // MiB} MiB of requests from a peer " \
                               f"that reads nothing (its RSS grew {(rss(pid) - rss_before) // MiB} MiB)"
     grown = rss(pid) - rss_before
-    buffered = metric(echo.admin_port, "diameter_write_buffer_bytes")
-    pauses = metric(echo.admin_port, "diameter_read_pauses_total")
+    buffered = metric(echo.admin_port, "ocsd_diameter_write_buffer_bytes")
+    pauses = metric(echo.admin_port, "ocsd_diameter_read_pauses_total")
     print(f"stalled after {progress['bytes'] / MiB:.1f} MiB sent; daemon RSS +{grown / MiB:.1f} MiB, "
           f"{buffered / MiB:.2f} MiB of answers buffered, {pauses:.0f} read pauses")
     assert grown < 24 * MiB
@@ -348,21 +345,7 @@ class Hss(Running):
 
     def add_subscriber(self) -> str:
         imsi = f"00101{secrets.randbelow(10**10):010d}"
-        k = secrets.token_bytes(16)
-        opc = make_opc(k, secrets.token_bytes(16))
-        sealer = Sealer(DEMO_KEY)
-
-        async def insert() -> None:
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                await conn.execute(
-                    "INSERT INTO subscribers (imsi, msisdn, k_enc, opc_enc, apns) VALUES ($1, $2, $3, $4, $5)",
-                    imsi, "1555" + imsi[-7:], sealer.seal(k, aad("k", imsi)), sealer.seal(opc, aad("opc", imsi)),
-                    ["internet"])
-            finally:
-                await conn.close()
-
-        asyncio.run(insert())
+        asyncio.run(provision(self.dsn, imsi))
         return imsi
 
 

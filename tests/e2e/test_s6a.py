@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis
 from diameter.message.avp.grouped import RequestedEutranAuthenticationInfo, VendorSpecificApplicationId
@@ -22,12 +21,10 @@ from diameter.message.commands import (
 from diameter.node import Node as PdNode
 from diameter.node.application import SimpleThreadingApplication
 
-from auc import opc as make_opc
 from auc import split_sqn
-from ocs.sealing import DEMO_KEY, Sealer
-from ocs.services.auc import aad
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
 from tests.support.daemon_process import DaemonProcess, backends_config, free_port, write_config
+from tests.support.raw_s6a import provision
 from tests.support.usim import Accepted, SyncFailure, Usim, usim_kasme
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -46,21 +43,7 @@ class Hss:
 
     def add(self, *, imsi: str | None = None, apns: tuple[str, ...] = ("internet",)) -> tuple[str, Usim]:
         imsi = imsi or f"00101{secrets.randbelow(10**10):010d}"
-        k = secrets.token_bytes(16)
-        opc = make_opc(k, secrets.token_bytes(16))
-        sealer = Sealer(DEMO_KEY)
-
-        async def insert() -> None:
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                await conn.execute(
-                    "INSERT INTO subscribers (imsi, msisdn, k_enc, opc_enc, apns) VALUES ($1, $2, $3, $4, $5)",
-                    imsi, "1555" + imsi[-7:], sealer.seal(k, aad("k", imsi)), sealer.seal(opc, aad("opc", imsi)),
-                    list(apns))
-            finally:
-                await conn.close()
-
-        asyncio.run(insert())
+        k, opc = asyncio.run(provision(self.dsn, imsi, apns))
         return imsi, Usim(k, opc)
 
     def restart(self) -> None:

@@ -50,10 +50,10 @@ async def never_reading_peer(port: int) -> socket.socket:
     await loop.sock_connect(sock, ("127.0.0.1", port))
     await loop.sock_sendall(sock, cer("mme.test"))
     chunk = b"".join(ccr("mme.test", n) for n in range(1, 1001))
-    pauses = sample("diameter_read_pauses_total")
+    pauses = sample("ocsd_diameter_read_pauses_total")
     sender = asyncio.ensure_future(loop.sock_sendall(sock, chunk * 200))  # 30 MB: far more than it can take
     deadline = loop.time() + 30  # the kernel takes a few MB of answers first: how long that is depends on load
-    while sample("diameter_read_pauses_total") == pauses and not sender.done() and loop.time() < deadline:
+    while sample("ocsd_diameter_read_pauses_total") == pauses and not sender.done() and loop.time() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # paused: nothing more is read
     assert not sender.done(), "the transport read every request from a peer that reads nothing"
@@ -63,13 +63,13 @@ async def never_reading_peer(port: int) -> socket.socket:
 
 async def test_never_reading_peer_pauses_reading_within_the_marks():
     server, port = await serve(close_grace=0.3)
-    pauses = sample("diameter_read_pauses_total")
+    pauses = sample("ocsd_diameter_read_pauses_total")
     sock = await never_reading_peer(port)
     try:
-        assert sample("diameter_read_pauses_total") > pauses
+        assert sample("ocsd_diameter_read_pauses_total") > pauses
         buffered = server.write_buffer_size()
         assert LOW <= buffered <= HIGH + 512 * 1024  # under the high mark plus the answers to one read
-        assert sample("diameter_write_buffer_bytes") == buffered
+        assert sample("ocsd_diameter_write_buffer_bytes") == buffered
     finally:
         sock.close()
         await server.stop(grace=0.5)

@@ -346,3 +346,17 @@ def test_avp_lengths_that_do_not_fit_are_refused() -> None:
         raise AssertionError(f"an AVP whose length does not fit was accepted: {items}")
 
     _run(prop, seen, {"5014 at depth 0": 60, "5014 at depth 1": 60})
+
+
+@given(st.lists(avps, min_size=1, max_size=6), st.data())
+def test_a_constant_avp_encodes_and_compares_as_the_avp_it_was_made_from(items, data):
+    """Issue 15: answers carry AVPs encoded once (avp.constant); a message mixing them is byte-identical."""
+    from ocs.diameter.avp import ConstantAvp, constant
+
+    chosen = data.draw(st.lists(st.booleans(), min_size=len(items), max_size=len(items)))
+    mixed = [constant(a) if c else a for a, c in zip(items, chosen, strict=True)]
+    assert all(type(m) is ConstantAvp for m, c in zip(mixed, chosen, strict=True) if c)
+    assert mixed == items and encode_avps(mixed) == encode_avps(items)
+    m = Message(318, 16777251, 0x40, 1, 2, mixed)
+    assert m.encode() == Message(318, 16777251, 0x40, 1, 2, items).encode()
+    assert Message.decode(m.encode()).avps == items

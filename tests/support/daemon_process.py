@@ -70,6 +70,7 @@ dsn = "{dsn}"
 class DaemonProcess:
     config: Path
     module: str = "tests.support.echo_daemon"  # or "ocsd": the real `ocsd run -c FILE`
+    args: tuple[str, ...] = ()  # more arguments of `ocsd run` (e.g. "--trace")
     proc: subprocess.Popen[bytes] | None = None
     lines: list[dict[str, object]] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
@@ -79,7 +80,7 @@ class DaemonProcess:
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         argv = ([sys.executable, "-c", "from ocs.cli import main; main()", "run"] if self.module == "ocsd"
                 else [sys.executable, "-m", self.module])
-        self.proc = subprocess.Popen([*argv, "-c", str(self.config)], cwd=ROOT,
+        self.proc = subprocess.Popen([*argv, "-c", str(self.config), *self.args], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         self.lines, self._eof = [], False
         threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()

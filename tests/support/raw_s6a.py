@@ -23,8 +23,8 @@ S6A, TGPP = 16777251, 10415
 D = default_dictionary()
 
 
-async def provision(dsn: str, imsi: str) -> None:
-    """A subscriber with random keys (sealed with the demo key) and the APN internet."""
+async def provision(dsn: str, imsi: str, apns: tuple[str, ...] = ("internet",)) -> tuple[bytes, bytes]:
+    """A subscriber with random keys (sealed with the demo key) and the APNs given; returns (K, OPc)."""
     k = secrets.token_bytes(16)
     opc = make_opc(k, secrets.token_bytes(16))
     sealer = Sealer(DEMO_KEY)
@@ -33,9 +33,10 @@ async def provision(dsn: str, imsi: str) -> None:
         await conn.execute(
             "INSERT INTO subscribers (imsi, msisdn, k_enc, opc_enc, apns) VALUES ($1, $2, $3, $4, $5)",
             imsi, "1555" + imsi[-7:], sealer.seal(k, aad("k", imsi)), sealer.seal(opc, aad("opc", imsi)),
-            ["internet"])
+            list(apns))
     finally:
         await conn.close()
+    return k, opc
 
 
 class PrivateRedis:

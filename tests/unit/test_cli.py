@@ -28,13 +28,13 @@ def test_version(runner):
 
 @pytest.mark.parametrize("name", ["demo.toml", "ocsd.example.toml"])
 def test_config_check_ok(runner, name):
-    result = runner.invoke(cli, ["config", "check", "-c", str(ROOT / "conf" / name)])
+    result = runner.invoke(cli, ["config", "check", "--offline", "-c", str(ROOT / "conf" / name)])
     assert result.exit_code == 0, result.output
     assert result.stdout == "ok\n"
 
 
 def test_config_check_ok_json(runner):
-    result = runner.invoke(cli, ["config", "check", "--json", "-c", str(ROOT / "conf" / "demo.toml")])
+    result = runner.invoke(cli, ["config", "check", "--offline", "--json", "-c", str(ROOT / "conf" / "demo.toml")])
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"ok": True}
 
@@ -67,7 +67,7 @@ def test_config_check_missing_file(runner, tmp_path):
 
 
 def test_config_path_from_environment(runner):
-    result = runner.invoke(cli, ["config", "check"], env={"OCSD_CONFIG": str(ROOT / "conf" / "demo.toml")})
+    result = runner.invoke(cli, ["config", "check", "--offline"], env={"OCSD_CONFIG": str(ROOT / "conf" / "demo.toml")})
     assert result.exit_code == 0 and result.stdout == "ok\n"
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from ocs import config as config_module
 from ocs.config import Config, ConfigError, load_config, parse_config, split_hostport
+from ocs.config.radius import RadiusClientConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL: dict[str, Any] = {"node": {"origin_host": "ocs.test", "origin_realm": "test"}}
@@ -74,14 +75,16 @@ def test_example_documents_every_key():
     """Every key of every section appears in the example (commented out or not), after a comment."""
     text = (ROOT / "conf" / "ocsd.example.toml").read_text()
     sections = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "stores_configured"}  # not a key
-    assert set(sections) == {"node", "diameter", "redis", "postgres", "admin", "log", "keys", "auc", "charging", "gy"}
+    assert set(sections) == {"node", "diameter", "redis", "postgres", "admin", "log", "keys", "auc", "charging",
+                             "gy", "radius"}
     classes: list[tuple[str, type]] = [(name, getattr(config_module, str(t))) for name, t in sections.items()]
     classes.append(("diameter.peers", config_module.DiameterPeerConfig))
+    classes.append(("radius.clients", RadiusClientConfig))
     for name, cls in classes:
-        header = f"[[{name}]]" if name == "diameter.peers" else f"[{name}]"
+        header = f"[[{name}]]" if name in ("diameter.peers", "radius.clients") else f"[{name}]"
         assert header in text
         for f in dataclasses.fields(cls):
-            if f.name == "peers":
+            if f.name in ("peers", "clients"):
                 continue
             assert re.search(rf"^# .*\n(#.*\n)*#? ?{f.name} = ", text, re.M), f"{name}.{f.name} undocumented"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PURE = ["ocs/diameter", "ocs/charging", "ocs/subscribers", "ocs/policy", "ocs/apps", "auc", "ocs/config",
+PURE = ["ocs/diameter", "ocs/charging", "ocs/subscribers", "ocs/policy", "ocs/apps", "auc", "ocs/config", "radius",
         "ocs/sealing.py", "ocs/provisioning.py"]
 FORBIDDEN = {"asyncio", "redis", "asyncpg", "structlog", "click", "uvloop"}
 

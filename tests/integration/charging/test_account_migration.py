@@ -76,7 +76,7 @@ async def test_previous_version_data_migrates_with_its_history(old_database: str
     pool = await asyncpg.create_pool(old_database, min_size=1, max_size=2)
     try:
         await make_previous_version(conn, store)
-        assert [m.version for m in await migrate(conn)] == [4, 5, 6]  # 5 and 6: issue 9 (Gy)
+        assert [m.version for m in await migrate(conn, upto=4)] == [4]  # later migrations are not about accounts
         service = ChargingService(store, pool)
         with pytest.raises(Exception, match="unknown_subscriber"):
             await service.account_of_imsi(A)        # no identity index before the Redis step

@@ -49,7 +49,7 @@ def account_of(ocsd, imsi: str) -> str:
 
 
 def topup(ocsd, imsi: str, amount: int, ref: str | None = None) -> None:
-    r = ocsd("account", "topup", "--imsi", imsi, "--amount", str(amount), "--ref", ref or secrets.token_hex(4))
+    r = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", str(amount), "--ref", ref or secrets.token_hex(4))
     assert r.code == 0, r.err
 
 
@@ -62,7 +62,7 @@ def create_bundle(ocsd, code: str, *, price: int, data: int = 0, voice: int = 0,
     r = ocsd("bundle", "create", "--code", code, "--name", f"Bundle {code}", "--type", kind,
              "--data-octets", str(data), "--voice-seconds", str(voice), "--sms", str(sms),
              "--roaming-data-octets", str(roaming), "--validity-days", str(days), "--priority", str(priority),
-             "--price", str(price))
+             "--price-minor", str(price))
     assert r.code == 0, r.err
 
 
@@ -79,21 +79,21 @@ def is_one_error_line(r, text: str) -> bool:
 
 def test_topup_credits_and_is_idempotent_by_ref(ocsd):
     imsi, msisdn = provision(ocsd)
-    r = ocsd("account", "topup", "--imsi", imsi, "--amount", "500", "--ref", "t-1")
-    assert (r.code, r.out) == (0, f"topped up {imsi} by 500: balance 500\n"), r.err
-    again = ocsd("account", "topup", "--imsi", imsi, "--amount", "500", "--ref", "t-1")
+    r = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "500", "--ref", "t-1")
+    assert (r.code, r.out) == (0, f"topped up {imsi} by 5.00 EUR: balance 5.00 EUR\n"), r.err
+    again = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "500", "--ref", "t-1")
     assert again.code == 0, again.err
-    assert again.out == f"duplicate: ref t-1 was already applied to {imsi}; nothing credited, balance 500\n"
+    assert again.out == f"duplicate: ref t-1 was already applied to {imsi}; nothing changed, balance 5.00 EUR\n"
     assert state(ocsd, imsi)[0] == 500
 
-    by_msisdn = ocsd("account", "topup", "--msisdn", msisdn, "--amount", "250", "--ref", "t-2", "--json")
+    by_msisdn = ocsd("account", "topup", "--msisdn", msisdn, "--amount-minor", "250", "--ref", "t-2", "--json")
     assert by_msisdn.code == 0, by_msisdn.err
     account = account_of(ocsd, imsi)
-    assert by_msisdn.json == {"ok": True, "account": account, "msisdn": msisdn, "amount": 250, "ref": "t-2",
-                              "entry_id": f"{account}:2", "balance": 750, "duplicate": False}
-    dup = ocsd("account", "topup", "--account", account, "--amount", "250", "--ref", "t-2", "--json").json
-    assert dup == {"ok": True, "account": account, "amount": 250, "ref": "t-2", "entry_id": f"{account}:2",
-                   "balance": 750, "duplicate": True}
+    assert by_msisdn.json == {"ok": True, "account": account, "msisdn": msisdn, "amount": 250, "currency": "EUR",
+                              "ref": "t-2", "entry_id": f"{account}:2", "balance": 750, "duplicate": False}
+    dup = ocsd("account", "topup", "--account", account, "--amount-minor", "250", "--ref", "t-2", "--json").json
+    assert dup == {"ok": True, "account": account, "amount": 250, "currency": "EUR", "ref": "t-2",
+                   "entry_id": f"{account}:2", "balance": 750, "duplicate": True}
     assert state(ocsd, imsi) == (750, "EUR", [])
 
     shown = ocsd("account", "show", "--msisdn", msisdn, "--json")
@@ -105,15 +105,15 @@ def test_topup_credits_and_is_idempotent_by_ref(ocsd):
 def test_topup_refusals_change_nothing(ocsd):
     imsi, _ = provision(ocsd)
     topup(ocsd, imsi, 100, "first")
-    other_amount = ocsd("account", "topup", "--imsi", imsi, "--amount", "999", "--ref", "first")
+    other_amount = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "999", "--ref", "first")
     assert other_amount.code == 2 and is_one_error_line(other_amount, "duplicate_reference: first")
-    zero = ocsd("account", "topup", "--imsi", imsi, "--amount", "0", "--ref", "z")
+    zero = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "0", "--ref", "z")
     assert zero.code == 2 and is_one_error_line(zero, "invalid_amount: amount must not be zero")
-    negative = ocsd("account", "topup", "--imsi", imsi, "--amount", "-5", "--ref", "n")
+    negative = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "-5", "--ref", "n")
     assert negative.code == 2 and is_one_error_line(negative, "invalid_amount: amount -5 is negative")
-    not_int = ocsd("account", "topup", "--imsi", imsi, "--amount", "1.5", "--ref", "f")
+    not_int = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "1.5", "--ref", "f")
     assert not_int.code == 2 and "'1.5' is not a valid integer" in not_int.err
-    as_json = ocsd("account", "topup", "--imsi", imsi, "--amount", "0", "--ref", "z", "--json")
+    as_json = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "0", "--ref", "z", "--json")
     assert as_json.code == 2 and as_json.json == {"ok": False, "error": "invalid_amount: amount must not be zero"}
     assert state(ocsd, imsi)[0] == 100
     ledger = ocsd("ledger", "show", "--imsi", imsi, "--json").json
@@ -122,18 +122,18 @@ def test_topup_refusals_change_nothing(ocsd):
 
 def test_unknown_subscriber_is_exit_2(ocsd):
     unknown_imsi = new_imsi()
-    r = ocsd("account", "topup", "--imsi", unknown_imsi, "--amount", "5", "--ref", "x")
+    r = ocsd("account", "topup", "--imsi", unknown_imsi, "--amount-minor", "5", "--ref", "x")
     assert r.code == 2 and is_one_error_line(r, f"unknown_subscriber: {unknown_imsi}")
-    r = ocsd("account", "topup", "--msisdn", "79990000000", "--amount", "5", "--ref", "x")
+    r = ocsd("account", "topup", "--msisdn", "79990000000", "--amount-minor", "5", "--ref", "x")
     assert r.code == 2 and is_one_error_line(r, "unknown_subscriber: 79990000000")
     r = ocsd("account", "show", "--msisdn", "79990000000")
     assert r.code == 2 and is_one_error_line(r, "unknown_subscriber: 79990000000")
-    bad = ocsd("account", "topup", "--imsi", "12345", "--amount", "5", "--ref", "x")
+    bad = ocsd("account", "topup", "--imsi", "12345", "--amount-minor", "5", "--ref", "x")
     assert bad.code == 2 and bad.err.startswith("error: --imsi: must be 15 digits") and bad.err.count("\n") == 1
 
 
 @pytest.mark.parametrize("argv", [
-    ["account", "topup", "--amount", "5", "--ref", "r"],
+    ["account", "topup", "--amount-minor", "5", "--ref", "r"],
     ["account", "show"],
     ["bundle", "purchase", "--bundle", "none"],
     ["ledger", "show"],
@@ -163,11 +163,11 @@ def test_rebuild_refuses_both_imsi_and_msisdn(ocsd):
 def test_bundle_create_and_list(ocsd):
     code = new_code()
     r = ocsd("bundle", "create", "--code", code, "--name", "Data 5G", "--type", "data", "--data-octets", "5000000",
-             "--roaming-data-octets", "1000", "--validity-days", "30", "--priority", "7", "--price", "999")
-    assert (r.code, r.out) == (0, f"created bundle {code} (Data 5G): 999 EUR, 30 days\n"), r.err
+             "--roaming-data-octets", "1000", "--validity-days", "30", "--priority", "7", "--price-minor", "999")
+    assert (r.code, r.out) == (0, f"created bundle {code} (Data 5G): 9.99 EUR, 30 days\n"), r.err
     voice = new_code()
     r = ocsd("bundle", "create", "--code", voice, "--name", "Talk", "--type", "voice", "--voice-seconds", "600",
-             "--sms", "50", "--validity-days", "7", "--priority", "3", "--price", "250", "--currency", "USD",
+             "--sms", "50", "--validity-days", "7", "--priority", "3", "--price-minor", "250", "--currency", "USD",
              "--rating-groups", "20,21", "--json")
     assert r.code == 0, r.err
     assert r.json == {"ok": True, "code": voice, "name": "Talk", "type": "voice", "data_octets": 0,
@@ -195,13 +195,14 @@ def test_bundle_create_and_list(ocsd):
                                 "roaming_data_octets", "validity_days", "priority", "price", "currency"]
     assert len(lines) == 1 + len(listed.json)
     row = next(line for line in lines if line.startswith(code + " "))
-    assert row.split() == [code, "Data", "5G", "data", "5000000", "0", "0", "1000", "30", "7", "999", "EUR"]
+    assert row.split() == [code, "Data", "5G", "data", "5000000", "0", "0", "1000", "30", "7", "9.99", "EUR"]
     # aligned: text columns start where their header does, number columns end where it ends
     header = lines[0]
     assert row[header.index("name"):].startswith("Data 5G ")
     assert row[header.index("type"):].startswith("data ")
     assert row[header.index("currency"):] == "EUR"
-    for column, value in (("data_octets", "5000000"), ("roaming_data_octets", "1000"), ("price", "999")):
+    assert row[header.index("price"):].startswith("9.99 ")  # major units of EUR
+    for column, value in (("data_octets", "5000000"), ("roaming_data_octets", "1000")):
         end = header.index(" " + column + " ") + 1 + len(column)
         assert row[end - len(value):end] == value and row[end] == " ", column
 
@@ -210,16 +211,16 @@ def test_bundle_create_refusals(ocsd):
     code = new_code()
     create_bundle(ocsd, code, price=100, data=10)
     again = ocsd("bundle", "create", "--code", code, "--name", "Other", "--type", "sms", "--sms", "5",
-                 "--validity-days", "1", "--priority", "1", "--price", "1")
+                 "--validity-days", "1", "--priority", "1", "--price-minor", "1")
     assert again.code == 2 and is_one_error_line(again, f"bundle_exists: {code}")
     negative = ocsd("bundle", "create", "--code", new_code(), "--name", "N", "--type", "data",
-                    "--validity-days", "1", "--priority", "1", "--price", "-1")
+                    "--validity-days", "1", "--priority", "1", "--price-minor", "-1")
     assert negative.code == 2 and negative.err.startswith("error: ") and "price" in negative.err
     bad_code = ocsd("bundle", "create", "--code", "no spaces", "--name", "N", "--type", "data",
-                    "--validity-days", "1", "--priority", "1", "--price", "1")
+                    "--validity-days", "1", "--priority", "1", "--price-minor", "1")
     assert bad_code.code == 2 and bad_code.err.startswith("error: bundle code 'no spaces' must match")
     bad_type = ocsd("bundle", "create", "--code", new_code(), "--name", "N", "--type", "video",
-                    "--validity-days", "1", "--priority", "1", "--price", "1")
+                    "--validity-days", "1", "--priority", "1", "--price-minor", "1")
     assert bad_type.code == 2
     listed = [b for b in ocsd("bundle", "list", "--json").json if b["code"] == code]
     assert listed == [{"code": code, "name": f"Bundle {code}", "type": "hybrid", "data_octets": 10,
@@ -254,7 +255,7 @@ def test_purchase_with_enough_balance(ocsd):
     again = ocsd("bundle", "purchase", "--imsi", imsi, "--bundle", code, "--ref", "p-1")
     assert again.code == 0, again.err
     assert again.out == (f"duplicate: ref p-1 was already applied to {imsi} (bundle id 2); nothing bought, "
-                         "balance 400\n")
+                         "balance 4.00 EUR\n")
     assert state(ocsd, imsi)[0] == 400 and len(state(ocsd, imsi)[2]) == 1
 
     text = ocsd("bundle", "purchase", "--imsi", imsi, "--bundle", code)   # a fresh ref each time
@@ -351,37 +352,40 @@ def tariff_of(ocsd, rg: int) -> dict | None:
 
 def test_tariff_home_then_roaming(ocsd):
     rg = 100_000 + secrets.randbelow(10**6)
-    first = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price", "10",
+    first = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price-minor", "10",
                  "--per", "1000000", "--roaming")
     assert first.code == 2
     assert first.err.startswith(f"error: rating group {rg} has no tariff: set the home price first")
     assert first.err.count("\n") == 1
     assert tariff_of(ocsd, rg) is None
 
-    home = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price", "10", "--per", "1000000")
-    assert (home.code, home.out) == (0, f"rating group {rg}: home 10, roaming 10 EUR per 1000000 octets\n"), home.err
+    home = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price-minor", "10",
+                "--per", "1000000")
+    assert (home.code, home.out) == (
+        0, f"rating group {rg}: home 0.10 EUR, roaming 0.10 EUR per 1000000 octets\n"), home.err
     assert tariff_of(ocsd, rg) == {"rating_group": rg, "unit": "octets", "unit_size": 1000000, "price_home": 10,
                                    "price_roaming": 10, "currency": "EUR"}
 
-    roam = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price", "75", "--per", "1000000",
-                "--roaming", "--json")
+    roam = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price-minor", "75",
+                "--per", "1000000", "--roaming", "--json")
     assert roam.code == 0, roam.err
     assert roam.json == {"ok": True, "rating_group": rg, "unit": "octets", "unit_size": 1000000, "price_home": 10,
                          "price_roaming": 75, "currency": "EUR"}
-    home_again = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price", "12",
+    home_again = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price-minor", "12",
                       "--per", "1000000")
     assert home_again.code == 0, home_again.err
     assert tariff_of(ocsd, rg) == {"rating_group": rg, "unit": "octets", "unit_size": 1000000, "price_home": 12,
                                    "price_roaming": 75, "currency": "EUR"}
 
-    other_unit = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price", "1", "--per", "1000",
-                      "--roaming")
+    other_unit = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price-minor", "1",
+                      "--per", "1000", "--roaming")
     assert other_unit.code == 2 and other_unit.err.startswith(
         f"error: rating group {rg} is priced per 1000000 octets: give --unit octets --per 1000000")
-    negative = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price", "-1",
+    negative = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price-minor", "-1",
                     "--per", "1000000")
     assert negative.code == 2 and negative.err.startswith("error: ")
-    zero_block = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price", "1", "--per", "0")
+    zero_block = ocsd("tariff", "set", "--rating-group", str(rg), "--unit", "octets", "--price-minor", "1",
+                      "--per", "0")
     assert zero_block.code == 2 and zero_block.err.startswith("error: ")
     assert tariff_of(ocsd, rg)["price_home"] == 12 and tariff_of(ocsd, rg)["price_roaming"] == 75
 
@@ -389,7 +393,7 @@ def test_tariff_home_then_roaming(ocsd):
     lines = text.out.splitlines()
     assert lines[0].split() == ["rating_group", "unit", "unit_size", "price_home", "price_roaming", "currency"]
     assert [line.split() for line in lines if line.split()[0] == str(rg)] == [
-        [str(rg), "octets", "1000000", "12", "75", "EUR"]]
+        [str(rg), "octets", "1000000", "0.12", "0.75", "EUR"]]
 
 
 # ---- ledger ---------------------------------------------------------------------------------------------
@@ -429,10 +433,10 @@ def test_ledger_show_lists_entries_summing_to_the_balance(ocsd):
     assert [e["seq"] for e in limited] == [4, 3]
     text = ocsd("ledger", "show", "--imsi", imsi)
     lines = text.out.splitlines()
-    assert lines[0].split() == ["seq", "created_at", "kind", "amount", "balance_after", "ref"]
-    assert [line.split()[2:] for line in lines[1:]] == [
-        ["gift_out", "-150", "934", "l-4"], ["purchase", "-150", "1084", "l-3"], ["topup", "234", "1234", "l-2"],
-        ["topup", "1000", "1000", "l-1"]]
+    assert lines[0].split() == ["seq", "created_at", "kind", "amount", "balance_after", "ref", "currency"]
+    assert [line.split()[2:] for line in lines[1:]] == [  # major units: 2 decimals for EUR
+        ["gift_out", "-1.50", "9.34", "l-4", "EUR"], ["purchase", "-1.50", "10.84", "l-3", "EUR"],
+        ["topup", "2.34", "12.34", "l-2", "EUR"], ["topup", "10.00", "10.00", "l-1", "EUR"]]
     fresh = ocsd("account", "create").out.strip()
     empty = ocsd("ledger", "show", "--account", fresh)
     assert (empty.code, empty.out) == (0, "no ledger entries\n")
@@ -504,9 +508,9 @@ def test_rebuild_restores_balance_and_bundles(ocsd, cli_env):
     assert state(ocsd, imsi) == before
 
     # the references came back too: a retried top-up is still a duplicate, and numbering continues
-    dup = ocsd("account", "topup", "--imsi", imsi, "--amount", "1500", "--ref", "rb-1", "--json").json
+    dup = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "1500", "--ref", "rb-1", "--json").json
     assert dup["duplicate"] is True and dup["balance"] == 1100
-    more = ocsd("account", "topup", "--imsi", imsi, "--amount", "5", "--ref", "rb-3", "--json").json
+    more = ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "5", "--ref", "rb-3", "--json").json
     assert (more["entry_id"], more["balance"], more["duplicate"]) == (f"{account}:3", 1105, False)
     entries = ocsd("ledger", "show", "--imsi", imsi, "--json").json
     assert [e["seq"] for e in entries] == [3, 2, 1] and sum(e["amount"] for e in entries) == 1105
@@ -534,7 +538,7 @@ def test_a_fifteen_digit_msisdn_is_looked_up_as_an_msisdn(ocsd):
     imsi = "00101" + f"{secrets.randbelow(10**10):010d}"
     msisdn = "1" + f"{secrets.randbelow(10**14):014d}"
     assert ocsd("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn, "--k", K, "--opc", OPC).code == 0
-    r = ocsd("account", "topup", "--msisdn", msisdn, "--amount", "77", "--ref", "m15", "--json")
+    r = ocsd("account", "topup", "--msisdn", msisdn, "--amount-minor", "77", "--ref", "m15", "--json")
     assert r.code == 0, r.err
     assert (r.json["account"], r.json["msisdn"], r.json["balance"]) == (account_of(ocsd, imsi), msisdn, 77)
 
@@ -559,8 +563,8 @@ def test_account_create_prints_its_id_and_sims_share_it(ocsd):
                      "--account", fleet, "--json")
         assert added.code == 0 and added.json["account"] == fleet, added.err
         sims.append(imsi)
-    assert ocsd("account", "topup", "--imsi", sims[0], "--amount", "300", "--ref", "f-1").code == 0
-    assert ocsd("account", "topup", "--msisdn", msisdn_of(sims[1]), "--amount", "200", "--ref", "f-2").code == 0
+    assert ocsd("account", "topup", "--imsi", sims[0], "--amount-minor", "300", "--ref", "f-1").code == 0
+    assert ocsd("account", "topup", "--msisdn", msisdn_of(sims[1]), "--amount-minor", "200", "--ref", "f-2").code == 0
     shown = ocsd("account", "show", "--account", fleet, "--json").json
     assert (shown["balance"], shown["currency"]) == (500, "KES")
     assert shown["sims"] == [{"imsi": i, "msisdn": msisdn_of(i)} for i in sorted(sims)]
@@ -586,10 +590,10 @@ def test_subscriber_add_to_an_unknown_account_is_refused(ocsd):
 # ---- currencies and references --------------------------------------------------------------------------
 
 def test_currencies_must_be_iso_4217(ocsd):
-    for argv in (["tariff", "set", "--rating-group", "77", "--unit", "octets", "--price", "1", "--per", "1",
+    for argv in (["tariff", "set", "--rating-group", "77", "--unit", "octets", "--price-minor", "1", "--per", "1",
                   "--currency", "XYZ"],
                  ["bundle", "create", "--code", new_code(), "--name", "n", "--type", "sms", "--sms", "1",
-                  "--validity-days", "1", "--priority", "1", "--price", "1", "--currency", "ABC"],
+                  "--validity-days", "1", "--priority", "1", "--price-minor", "1", "--currency", "ABC"],
                  ["account", "create", "--currency", "eur"]):
         r = ocsd(*argv)
         assert r.code == 2 and r.out == "" and r.err.count("\n") == 1 and "not an ISO 4217 code" in r.err, r.err
@@ -599,10 +603,10 @@ def test_currencies_must_be_iso_4217(ocsd):
 @pytest.mark.parametrize("bad", ["r" * 129, "bell\x07", "two\nlines"])
 def test_references_are_bounded(ocsd, bad):
     imsi, msisdn = provision(ocsd)
-    for argv in (["account", "topup", "--imsi", imsi, "--amount", "5", "--ref", bad],
+    for argv in (["account", "topup", "--imsi", imsi, "--amount-minor", "5", "--ref", bad],
                  ["bundle", "purchase", "--imsi", imsi, "--bundle", "any", "--ref", bad],
                  ["bundle", "gift", "--imsi", imsi, "--to", msisdn, "--bundle", "any", "--ref", bad]):
         r = ocsd(*argv)
         assert r.code == 2 and is_one_error_line(r, "--ref: a reference is 1 to 128 printable characters"), r.err
-    assert ocsd("account", "topup", "--imsi", imsi, "--amount", "5", "--ref", "r" * 128).code == 0
+    assert ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "5", "--ref", "r" * 128).code == 0
     assert state(ocsd, imsi)[0] == 5

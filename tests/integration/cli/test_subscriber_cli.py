@@ -128,7 +128,7 @@ def test_import_keeps_good_rows_and_reports_bad_lines(ocsd, cli_env, tmp_path):
     assert stored_c["status"] == "barred" and stored_c["seq_reserved"] == 0x20 >> 5
     assert asyncio.run(row(cli_env.dsn, dup)) is None
     text = ocsd("subscriber", "import", str(csv))   # again: every row is now refused, nothing changes
-    assert text.code == 2 and text.out.strip().endswith("imported 0, refused 5")
+    assert text.code == 2 and text.out.strip().endswith("imported 0, updated 0, skipped 0, refused 5")
 
 
 def test_import_with_a_bad_header_is_refused(ocsd, tmp_path):
@@ -169,7 +169,7 @@ def test_keys_generate(ocsd, tmp_path):
 def test_delete_by_msisdn_and_refused_while_money_remains(ocsd, cli_env):
     imsi = new_imsi()
     assert ocsd("subscriber", "add", "--imsi", imsi, "--msisdn", msisdn_of(imsi), "--k", K, "--opc", OPC).code == 0
-    assert ocsd("account", "topup", "--imsi", imsi, "--amount", "250", "--ref", "t1").code == 0
+    assert ocsd("account", "topup", "--imsi", imsi, "--amount-minor", "250", "--ref", "t1").code == 0
     refused = ocsd("subscriber", "delete", msisdn_of(imsi))
     assert refused.code == 2 and "still has a balance of 250" in refused.err
     assert asyncio.run(row(cli_env.dsn, imsi)) is not None

@@ -133,3 +133,45 @@ async def test_tampered_auts_is_refused_and_changes_nothing(redis_store, pg_pool
         await auc.vectors(imsi, PLMN, resync_info=v.eutran[0].rand + bytes(bad))
     after = await auc.vectors(imsi, PLMN)
     assert split_sqn(after.sqns[0])[0] == split_sqn(v.sqns[0])[0] + 1  # the counter did not jump
+
+
+async def reserved_in_postgres(pool: asyncpg.Pool, imsi: str) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT seq_reserved FROM subscribers WHERE imsi = $1", imsi))
+
+
+async def test_500_concurrent_airs_on_a_cold_cache_make_one_reservation(redis_store, pg_pool):
+    """Issue 15: every AIR in flight for one IMSI on a cold cache used to reserve a block of its own (500
+    commits, 500 blocks of SQN space burnt). Single-flight: at most 2 reservations, every vector fresh."""
+    imsi, k, opc = await add_subscriber(pg_pool)
+    auc = auc_service(redis_store, pg_pool, seq_block=1000)
+    results = await asyncio.gather(*(auc.vectors(imsi, PLMN) for _ in range(500)))
+    assert await reserved_in_postgres(pg_pool, imsi) <= 2 * 1000  # each reservation raises it by >= one block
+    vectors = sorted(((r.sqns[0], r.eutran[0]) for r in results), key=lambda v: v[0])
+    assert len({sqn for sqn, _ in vectors}) == len({e.rand for _, e in vectors}) == 500
+    usim = Usim(k, opc)
+    for sqn, e in vectors:  # in SQN order, as a USIM that sees them all would: each one fresh (Annex C.2.2)
+        got = usim.authenticate(e.rand, e.autn)
+        assert isinstance(got, Accepted) and got.sqn == sqn and got.res == e.xres
+
+
+async def test_concurrent_airs_for_an_unknown_imsi_share_one_lookup(redis_store, pg_pool):
+    auc = auc_service(redis_store, pg_pool)
+    results = await asyncio.gather(*(auc.vectors("001019999999998", PLMN) for _ in range(50)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, UnknownUser) for r in results)
+    assert not auc._reserving  # nothing left behind for the next caller
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_reservation_others_wait_for(redis_store, pg_pool):
+    imsi, _, _ = await add_subscriber(pg_pool)
+    auc = auc_service(redis_store, pg_pool)
+    first = asyncio.ensure_future(auc.vectors(imsi, PLMN))
+    await asyncio.sleep(0)
+    others = [asyncio.ensure_future(auc.vectors(imsi, PLMN)) for _ in range(20)]
+    while not auc._reserving and not first.done():  # the first caller's reservation is in flight
+        await asyncio.sleep(0)
+    first.cancel()
+    results = await asyncio.gather(*others)
+    assert len({r.sqns[0] for r in results}) == 20
+    assert await reserved_in_postgres(pg_pool, imsi) <= 2 * 1000

@@ -169,3 +169,57 @@ def test_every_row_of_the_error_table_is_reached_by_its_class():
     assert result_for(SpecialUnknown(), "s6a", "ULR") == TABLE[(UnknownUser, "s6a", None)]
     assert result_for(ResyncFailed(), "s6a", "AIR").code == 4181  # type: ignore[union-attr]
     assert result_for(ResyncFailed(), "credit_control", "CCR") is None
+
+
+# --- RADIUS (issue 11): the same dispatch idea over packet codes ----------------------------------------------
+
+def _radius_request(code: int):
+    from pyrad.packet import AcctPacket, AuthPacket
+
+    from radius.clients import RadiusClient
+    from radius.dictionary import load_dictionary
+    from radius.packets import check_request
+    d = load_dictionary()
+    pkt = (AuthPacket if code == 1 else AcctPacket)(id=1, secret=b"s", dict=d)
+    pkt["User-Name"] = "v"
+    return check_request(pkt.RequestPacket(), RadiusClient("10.0.0.1", "r", b"s"), d)
+
+
+@pytest.mark.parametrize(("error", "code", "message"), [
+    ("UnknownVoucher", 3, "Unknown code or wrong password"),
+    ("VoucherUsedUp", 3, "This code is used up"),
+    ("BoundToOtherDevice", 3, "This code is in use on another device"),
+    ("StoreUnavailable", 3, "Service unavailable, please try again"),
+])
+def test_radius_domain_errors_become_access_reject_with_a_reply_message(error, code, message):
+    import radius.errors as hotspot_errors
+    from ocs.apps.dispatch import RadiusContext, RadiusDispatch
+    from ocs.subscribers.errors import StoreUnavailable
+    cls = StoreUnavailable if error == "StoreUnavailable" else getattr(hotspot_errors, error)
+    exc = cls("redis") if cls is StoreUnavailable else cls("v")
+    reports: list[str] = []
+    dispatch = RadiusDispatch(report=lambda event, route, e: reports.append(event))
+
+    def refuse(request, ctx):
+        raise exc
+
+    dispatch.register(1, refuse)
+    dispatch.register(4, refuse)
+    ctx = RadiusContext("r", "10.0.0.1", 1000)
+    reply = dispatch.dispatch(dispatch.route(1), _radius_request(1), ctx)
+    assert reply.code == code and reply.attributes == (("Reply-Message", message),)
+    assert dispatch.dispatch(dispatch.route(4), _radius_request(4), ctx) is None  # accounting: no reply
+    assert reports == (["transient", "transient"] if cls is StoreUnavailable else [])
+
+
+def test_radius_unexpected_error_is_reported_and_not_answered():
+    from ocs.apps.dispatch import RadiusContext, RadiusDispatch
+    reports: list[str] = []
+    dispatch = RadiusDispatch(report=lambda event, route, e: reports.append(event))
+
+    def broken(request, ctx):
+        raise RuntimeError("bug")
+
+    dispatch.register(1, broken)
+    assert dispatch.dispatch(dispatch.route(1), _radius_request(1), RadiusContext("r", "10.0.0.1", 1)) is None
+    assert reports == ["handler-failed"]
