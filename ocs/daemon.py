@@ -22,6 +22,7 @@ from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
 from ocs.services.charging import ChargingService
+from ocs.services.gx import gx_application
 from ocs.services.gy import gy_application, gy_jobs, gy_notifier
 from ocs.services.gy_notify import GyNotifier
 from ocs.services.housekeeping import Housekeeping
@@ -50,6 +51,7 @@ def peer_config(p: DiameterPeerConfig) -> PeerConfig:
 APPLICATIONS: dict[str, Callable[[Config, Backends], DiameterApplication]] = {
     "s6a": s6a_application,
     "gy": gy_application,
+    "gx": gx_application,
 }
 
 

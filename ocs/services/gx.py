@@ -1,0 +1,84 @@
+"""Gx (policy control) assembled from the config and the backends: the decisions of ocs.apps.gx over the
+session store (ocs.store.gx_redis) and the plans in PostgreSQL, every call behind a store guard (a store down
+or hung: a transient answer). A CCR-I reads the subscriber's plan code from PostgreSQL (once per PDN session);
+plans are kept in memory for PLAN_CACHE seconds."""
+
+from __future__ import annotations
+
+import time
+
+import asyncpg
+
+from ocs.apps.gx import Gx
+from ocs.backends import Backends
+from ocs.config import Config
+from ocs.policy.plans import Plan
+from ocs.services.plans import get_plan
+from ocs.store.guard import StoreGuard
+from ocs.store.gx_redis import GxRedis
+from ocs.store.redis_client import RedisStore
+from ocs.subscribers.errors import UnknownUser
+
+PLAN_CACHE = 30.0  # seconds a plan read from PostgreSQL is used before it is read again
+
+
+def throttle_key(store: RedisStore, imsi: str) -> str:
+    """Set while the subscriber's data has run out (fair use): the session's plan is then throttled."""
+    return f"{store.prefix}:gxthr:{{{imsi}}}"
+
+
+class GxService:
+    """GxStore over Redis (sessions) and PostgreSQL (subscribers' plan codes, plans)."""
+
+    def __init__(self, redis: GxRedis, pool: asyncpg.Pool, redis_guard: StoreGuard, pg_guard: StoreGuard) -> None:
+        self.redis = redis
+        self.pool = pool
+        self.rg = redis_guard
+        self.pg = pg_guard
+        self._plans: dict[str, tuple[float, Plan | None]] = {}
+
+    async def _subscriber(self, imsi: str | None, msisdn: str | None) -> tuple[str, str | None]:
+        for column, value in (("imsi", imsi), ("msisdn", msisdn)):
+            if value is not None:
+                row = await self.pool.fetchrow(f"SELECT imsi, plan_code FROM subscribers WHERE {column} = $1", value)
+                if row is not None:
+                    return row["imsi"], row["plan_code"]
+        raise UnknownUser(imsi or msisdn or "")
+
+    async def subscriber(self, imsi: str | None, msisdn: str | None) -> tuple[str, str | None]:
+        return await self.pg.call(self._subscriber, imsi, msisdn)
+
+    async def plan(self, code: str) -> Plan | None:
+        now = time.monotonic()
+        cached = self._plans.get(code)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        plan = await self.pg.call(get_plan, self.pool, code)
+        self._plans[code] = (now + PLAN_CACHE, plan)
+        return plan
+
+    async def throttled(self, imsi: str) -> bool:
+        store = self.redis.store
+        return bool(await self.rg.call(store.pipeline.call, "EXISTS", throttle_key(store, imsi)))
+
+    async def open(self, session_id: str, n: int, fields: dict[str, str]) -> dict[str, str]:
+        return await self.rg.call(self.redis.open, session_id, n, fields)
+
+    async def update(self, session_id: str, n: int) -> dict[str, str]:
+        return await self.rg.call(self.redis.update, session_id, n)
+
+    async def close(self, session_id: str, n: int) -> dict[str, str]:
+        return await self.rg.call(self.redis.close, session_id, n)
+
+
+def gx_store(config: Config, redis: RedisStore) -> GxRedis:
+    return GxRedis(redis, lifetime=config.gx.session_lifetime, answer_ttl=config.gx.answer_ttl)
+
+
+def gx_application(config: Config, backends: Backends) -> Gx:
+    service = GxService(gx_store(config, backends.redis), backends.pool,
+                        StoreGuard("redis", config.redis.timeout), StoreGuard("postgres", config.postgres.timeout))
+    return Gx(config.node.origin_host, config.node.origin_realm, service, config.gx.default_plan)
+
+
+__all__ = ["GxService", "gx_application", "gx_store", "throttle_key"]

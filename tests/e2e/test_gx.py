@@ -1,0 +1,164 @@
+"""The daemon as PCRF over TCP, python-diameter as the PCEF (TS 29.212): an open5gs-shaped CCR-I answered with
+every part of the plan's policy (and decoded by tshark without a malformed field), CCR-T, unknown subscriber
+and session, a retransmitted CCR-I answered from the first answer."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+import redis
+
+from ocs.policy.plans import Arp, ChargingRule, Plan
+from ocs.services.plans import create_plan
+from tests.integration.conftest import REDIS_URL, create_database, drop_database
+from tests.support.daemon_process import DaemonProcess, backends_config, free_port, write_config
+from tests.support.gx_pcef import INITIAL, TERMINATION, UPDATE, Pcef, read
+from tests.support.gy_pgw import provision, run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+VOIP = ChargingRule("voip", ("permit out 17 from 10.45.0.1 5060 to any", "permit in 17 from any to 10.45.0.1 5060"),
+                    qci=1, arp=Arp(2, "enabled", "disabled"), mbr_ul=128_000, mbr_dl=128_000, gbr_ul=64_000,
+                    gbr_dl=64_000, precedence=10, rating_group=20, online=True)
+BASIC = Plan("basic", "Basic", 10_000_000, 50_000_000, 9, Arp(8), (VOIP,), 64_000, 128_000)
+GOLD = Plan("gold", "Gold", 20_000_000, 100_000_000, 8, Arp(5, "disabled", "enabled"))
+
+
+@dataclass
+class Pcrf:
+    daemon: DaemonProcess
+    port: int
+    dsn: str
+    prefix: str
+
+    def subscriber(self, plan: str | None = None) -> tuple[str, str]:
+        imsi, msisdn, _ = run(provision(REDIS_URL, self.prefix, self.dsn, balance=0))
+        if plan is not None:
+            run(_execute(self.dsn, "UPDATE subscribers SET plan_code = $1 WHERE imsi = $2", plan, imsi))
+        return imsi, msisdn
+
+
+async def _execute(dsn: str, query: str, *args: object) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(query, *args)
+    finally:
+        await conn.close()
+
+
+async def _plans(dsn: str) -> None:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        for p in (BASIC, GOLD):
+            await create_plan(pool, p)
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def pcrf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcrf]:
+    tmp_path = tmp_path_factory.mktemp("gx")
+    name = "ocsd_e2e_" + secrets.token_hex(5)
+    dsn = asyncio.run(create_database(name))
+    prefix = "ocse2e-" + secrets.token_hex(5)
+    port = free_port()
+    config = write_config(tmp_path / "ocsd.toml", peers=["smf.test"], diameter_port=port, admin_port=free_port(),
+                          applications=("gx", "gy"), extra=backends_config(REDIS_URL, prefix, dsn) + """
+[charging]
+currency = "EUR"
+
+[gx]
+default_plan = "gold"
+""")
+    p = Pcrf(DaemonProcess(config, module="ocsd"), port, dsn, prefix)
+    try:
+        asyncio.run(_plans(dsn))
+        p.daemon.start()
+        yield p
+    finally:
+        p.daemon.kill()
+        asyncio.run(drop_database(name))
+        r = redis.Redis.from_url(REDIS_URL)
+        for key in r.scan_iter(match=prefix + ":*"):
+            r.delete(key)
+
+
+@pytest.fixture(scope="module")
+def pcef(pcrf: Pcrf) -> Iterator[Pcef]:
+    p = Pcef(pcrf.port)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def session_hash(pcrf: Pcrf, session: str) -> dict[bytes, bytes]:
+    return redis.Redis.from_url(REDIS_URL).hgetall(f"{pcrf.prefix}:gxs:{{{session}}}")
+
+
+def test_ccr_i_carries_the_plan_then_ccr_t_frees_the_session(pcrf, pcef):
+    imsi, msisdn = pcrf.subscriber("basic")
+    s = pcef.session()
+    answer = pcef.send(pcef.ccr(s, INITIAL, 0, imsi=imsi, msisdn=msisdn))
+    cca = read(answer)
+    assert (cca["Result-Code"], cca["CC-Request-Type"], cca["CC-Request-Number"]) == (2001, INITIAL, 0)
+    assert cca["Auth-Application-Id"] == 16777238
+    sf = cca["Supported-Features"]
+    assert (sf["Vendor-Id"], sf["Feature-List-ID"], sf["Feature-List"]) == (10415, 1, 0x0B)
+    qos = cca["QoS-Information"]
+    assert (qos["APN-Aggregate-Max-Bitrate-UL"], qos["APN-Aggregate-Max-Bitrate-DL"]) == (10_000_000, 50_000_000)
+    bearer = cca["Default-EPS-Bearer-QoS"]
+    arp = bearer["Allocation-Retention-Priority"]
+    assert bearer["QoS-Class-Identifier"] == 9
+    assert (arp["Priority-Level"], arp["Pre-emption-Capability"], arp["Pre-emption-Vulnerability"]) == (8, 1, 0)
+    assert sorted(cca.all("Event-Trigger")) == [15, 16]
+    assert (cca["Online"], cca["Offline"]) == (1, 0)
+    (definition,) = cca["Charging-Rule-Install"].all("Charging-Rule-Definition")
+    assert definition["Charging-Rule-Name"] == b"voip"
+    assert [f["Flow-Description"] for f in definition.all("Flow-Information")] == list(VOIP.flows)
+    assert (definition["Flow-Status"], definition["Precedence"], definition["Rating-Group"]) == (2, 10, 20)
+    assert (definition["Online"], definition["Offline"]) == (1, 0)
+    rq = definition["QoS-Information"]
+    assert (rq["QoS-Class-Identifier"], rq["Max-Requested-Bandwidth-UL"], rq["Guaranteed-Bitrate-DL"]) == (
+        1, 128_000, 64_000)
+    assert rq["Allocation-Retention-Priority"]["Priority-Level"] == 2
+    stored = session_hash(pcrf, s)
+    assert (stored[b"imsi"], stored[b"apn"], stored[b"ip"], stored[b"peer"]) == (
+        imsi.encode(), b"internet", b"10.45.0.7", b"smf.test")
+
+    # the plan changes, then the CCR-I is retransmitted: it gets the first answer (the plan it was given)
+    run(_execute(pcrf.dsn, "UPDATE subscribers SET plan_code = 'gold' WHERE imsi = $1", imsi))
+    again = read(pcef.send(pcef.ccr(s, INITIAL, 0, imsi=imsi, msisdn=msisdn)))
+    assert again["QoS-Information"]["APN-Aggregate-Max-Bitrate-DL"] == BASIC.ambr_dl
+    assert again["Charging-Rule-Install"]["Charging-Rule-Definition"]["Charging-Rule-Name"] == b"voip"
+
+    end = read(pcef.send(pcef.ccr(s, TERMINATION, 1)))
+    assert (end["Result-Code"], end["CC-Request-Type"], end["CC-Request-Number"]) == (2001, TERMINATION, 1)
+    assert read(pcef.send(pcef.ccr(s, TERMINATION, 1)))["Result-Code"] == 2001  # retransmitted CCR-T
+    assert read(pcef.send(pcef.ccr(s, UPDATE, 2)))["Result-Code"] == 5002  # the session ended
+    members = redis.Redis.from_url(REDIS_URL).smembers(f"{pcrf.prefix}:gxi:{{{imsi}}}")
+    assert s.encode() not in members
+
+
+def test_default_plan_and_msisdn_only(pcrf, pcef):
+    _, msisdn = pcrf.subscriber()
+    s = pcef.session()
+    cca = read(pcef.send(pcef.ccr(s, INITIAL, 0, msisdn=msisdn)))
+    assert cca["Result-Code"] == 2001
+    assert cca["QoS-Information"]["APN-Aggregate-Max-Bitrate-DL"] == GOLD.ambr_dl  # [gx] default_plan
+    assert cca["Default-EPS-Bearer-QoS"]["QoS-Class-Identifier"] == 8
+    assert "Charging-Rule-Install" not in cca  # the plan has no rules
+    assert read(pcef.send(pcef.ccr(s, UPDATE, 1)))["Result-Code"] == 2001
+    assert read(pcef.send(pcef.ccr(s, TERMINATION, 2)))["Result-Code"] == 2001
+
+
+def test_unknown_subscriber_and_session(pcrf, pcef):
+    cca = read(pcef.send(pcef.ccr(pcef.session(), INITIAL, 0, imsi="001019999999999")))
+    assert (cca["Result-Code"], cca["CC-Request-Type"], cca["CC-Request-Number"]) == (5030, INITIAL, 0)
+    cca = read(pcef.send(pcef.ccr(pcef.session(), TERMINATION, 3)))
+    assert (cca["Result-Code"], cca["CC-Request-Type"], cca["CC-Request-Number"]) == (5002, TERMINATION, 3)
