@@ -38,8 +38,11 @@ class GxStore(Protocol):
 
     async def plan(self, code: str) -> Plan | None: ...
 
-    async def throttled(self, imsi: str) -> bool:
-        """Whether the subscriber's data has run out (fair use, issue 10 point 3)."""
+    async def account(self, imsi: str) -> str | None:
+        """The account paying for the SIM (None: the SIM has none)."""
+
+    async def throttled(self, account: str) -> bool:
+        """Whether the account's data has run out (fair use, issue 10 point 3)."""
 
     async def open(self, session_id: str, n: int, fields: dict[str, str]) -> dict[str, str]: ...
 
@@ -89,9 +92,11 @@ class Gx:
         imsi, code = await self.store.subscriber(imsi, msisdn)
         code = code or self.default_plan
         plan = await self.store.plan(code) if code else None
-        throttled = plan is not None and plan.throttles and await self.store.throttled(imsi)
+        account = await self.store.account(imsi)
+        throttled = bool(plan is not None and plan.throttles and account and await self.store.throttled(account))
         s = await self.store.open(session_id, n, {
-            "peer": ctx.peer, "realm": ctx.realm, "imsi": imsi, "apn": r.get("Called-Station-Id") or "",
+            "peer": ctx.peer, "realm": ctx.realm, "imsi": imsi, "account": account or "",
+            "apn": r.get("Called-Station-Id") or "",
             "ip": _ip(r.get("Framed-IP-Address")), "plan": json.dumps(plan_json(plan)) if plan else "",
             "throttled": "1" if throttled else "0"})
         if s.get("dup") == "1":  # a retransmission: the first answer's plan and state

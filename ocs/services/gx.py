@@ -5,26 +5,53 @@ plans are kept in memory for PLAN_CACHE seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 import asyncpg
+import structlog
 
 from ocs.apps.gx import Gx
 from ocs.backends import Backends
 from ocs.config import Config
 from ocs.policy.plans import Plan
+from ocs.services.gy_notify import notify
 from ocs.services.plans import get_plan
 from ocs.store.guard import StoreGuard
 from ocs.store.gx_redis import GxRedis
 from ocs.store.redis_client import RedisStore
 from ocs.subscribers.errors import UnknownUser
 
+log = structlog.get_logger("ocs.gx")
+
 PLAN_CACHE = 30.0  # seconds a plan read from PostgreSQL is used before it is read again
 
 
-def throttle_key(store: RedisStore, imsi: str) -> str:
-    """Set while the subscriber's data has run out (fair use): the session's plan is then throttled."""
-    return f"{store.prefix}:gxthr:{{{imsi}}}"
+def throttle_key(store: RedisStore, account: str) -> str:
+    """Set while the account's data has run out (fair use): its PCEF sessions are throttled."""
+    return f"{store.prefix}:gxthr:{{{account}}}"
+
+
+def exhausted_hook(store: RedisStore) -> Callable[[str], None]:
+    """What Gy calls when an account's data runs out (a last grant or a 4012): the account is marked throttled
+    (once: SET NX) and, the first time, a `throttle` notification goes on the notification stream, where the Gx
+    notifier (ocs.services.gx_notify) sends each of the account's PCEF sessions the throttle RAR."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def mark(account: str) -> None:
+        try:
+            if await store.pipeline.call("SET", throttle_key(store, account), "1", "NX"):
+                await notify(store, kind="throttle", account=account)
+        except (OSError, ConnectionError, TimeoutError) as e:
+            log.warning("gx-throttle-mark-failed", account=account, error=str(e) or type(e).__name__)
+
+    def hook(account: str) -> None:
+        task = asyncio.get_running_loop().create_task(mark(account))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return hook
 
 
 class GxService:
@@ -57,9 +84,14 @@ class GxService:
         self._plans[code] = (now + PLAN_CACHE, plan)
         return plan
 
-    async def throttled(self, imsi: str) -> bool:
+    async def account(self, imsi: str) -> str | None:
         store = self.redis.store
-        return bool(await self.rg.call(store.pipeline.call, "EXISTS", throttle_key(store, imsi)))
+        found = await self.rg.call(store.pipeline.call, "GET", f"{store.prefix}:imsi:{{{imsi}}}")
+        return None if found is None else found.decode() if isinstance(found, bytes) else str(found)
+
+    async def throttled(self, account: str) -> bool:
+        store = self.redis.store
+        return bool(await self.rg.call(store.pipeline.call, "EXISTS", throttle_key(store, account)))
 
     async def open(self, session_id: str, n: int, fields: dict[str, str]) -> dict[str, str]:
         return await self.rg.call(self.redis.open, session_id, n, fields)

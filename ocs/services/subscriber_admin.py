@@ -109,6 +109,10 @@ async def update_subscriber(pool: asyncpg.Pool, sealer: Sealer, charging: Chargi
     store = charging.store
     if "k_enc" in changed or "opc_enc" in changed:
         await store.client.delete(store.key(imsi, "auc"))  # the AuC reloads the new keys from PostgreSQL
+    if "plan_code" in changed:  # pushed to the SIM's live PCEF sessions by RAR (ocs.services.gx_notify)
+        from ocs.services.gx_notify import notify_plan
+
+        await notify_plan(store, imsi)
     if "msisdn" in changed and row["account_id"] is not None:
         await charging.redis.unlink(imsi, row["msisdn"])
         await charging.redis.link(row["account_id"], imsi, changed["msisdn"]["to"])

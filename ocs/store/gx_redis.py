@@ -5,6 +5,7 @@ Keys:
                            `lifetime` s after its last CCR; an ended one is kept `answer_ttl` s for a retransmitted
                            CCR-T)
   <p>:gxi:{<imsi>}         set of the subscriber's live session ids (the RARs of fair use find them here)
+  <p>:gxa:{<account>}      set of the live session ids of the account's SIMs (fair use throttles an account)
   <p>:gxall                set of every live session id (`ocsd session list --app gx`)
 A session of a second ocsd process sharing this Redis is served the same: nothing of it lives in memory.
 """
@@ -34,6 +35,9 @@ class GxRedis:
     def imsi_key(self, imsi: str) -> str:
         return f"{self.store.prefix}:gxi:{{{imsi}}}"
 
+    def account_key(self, account: str) -> str:
+        return f"{self.store.prefix}:gxa:{{{account}}}"
+
     @property
     def all_key(self) -> str:
         return f"{self.store.prefix}:gxall"
@@ -54,6 +58,8 @@ class GxRedis:
         p = self.store.pipeline
         await p.call("SADD", self.imsi_key(s["imsi"]), session_id)
         await p.call("SADD", self.all_key, session_id)
+        if s.get("account"):
+            await p.call("SADD", self.account_key(s["account"]), session_id)
         return s
 
     async def update(self, session_id: str, n: int) -> dict[str, str]:
@@ -66,6 +72,8 @@ class GxRedis:
         p = self.store.pipeline
         await p.call("SREM", self.imsi_key(s["imsi"]), session_id)
         await p.call("SREM", self.all_key, session_id)
+        if s.get("account"):
+            await p.call("SREM", self.account_key(s["account"]), session_id)
         return s
 
     async def get(self, session_id: str) -> dict[str, str] | None:
@@ -78,16 +86,25 @@ class GxRedis:
             s = {_s(raw[i]): _s(raw[i + 1]) for i in range(0, len(raw), 2)}
         return None if s.get("closed") == "1" else s
 
-    async def sessions_of(self, imsi: str) -> dict[str, dict[str, str]]:
-        """The subscriber's live sessions (ids whose session expired meanwhile are dropped from the index)."""
+    async def _indexed(self, index: str) -> dict[str, dict[str, str]]:
+        """The live sessions of an index set (ids whose session expired meanwhile are dropped from it)."""
         out: dict[str, dict[str, str]] = {}
-        for sid in [_s(x) for x in await self.store.pipeline.call("SMEMBERS", self.imsi_key(imsi)) or ()]:
+        for sid in [_s(x) for x in await self.store.pipeline.call("SMEMBERS", index) or ()]:
             s = await self.get(sid)
             if s is None:
-                await self.store.pipeline.call("SREM", self.imsi_key(imsi), sid)
+                await self.store.pipeline.call("SREM", index, sid)
             else:
                 out[sid] = s
         return out
+
+    async def sessions_of(self, imsi: str) -> dict[str, dict[str, str]]:
+        return await self._indexed(self.imsi_key(imsi))
+
+    async def sessions_of_account(self, account: str) -> dict[str, dict[str, str]]:
+        return await self._indexed(self.account_key(account))
+
+    async def all_sessions(self) -> dict[str, dict[str, str]]:
+        return await self._indexed(self.all_key)
 
     async def set_fields(self, session_id: str, fields: dict[str, str]) -> None:
         args: list[str] = []

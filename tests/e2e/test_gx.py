@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import pytest
 import redis
+from click.testing import CliRunner
 
+from ocs.cli import cli
+from ocs.diameter.typed import Group
 from ocs.policy.plans import Arp, ChargingRule, Plan
+from ocs.services.charging import ChargingService
 from ocs.services.plans import create_plan
+from ocs.store.redis_client import RedisStore
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
 from tests.support.daemon_process import DaemonProcess, backends_config, free_port, write_config
 from tests.support.gx_pcef import INITIAL, TERMINATION, UPDATE, Pcef, read
-from tests.support.gy_pgw import provision, run
+from tests.support.gy_pgw import Pgw, data_tariff, mscc, provision, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -36,11 +43,17 @@ class Pcrf:
     dsn: str
     prefix: str
 
+    config: Path
+
     def subscriber(self, plan: str | None = None) -> tuple[str, str]:
-        imsi, msisdn, _ = run(provision(REDIS_URL, self.prefix, self.dsn, balance=0))
+        imsi, msisdn, _ = self.sim(plan)
+        return imsi, msisdn
+
+    def sim(self, plan: str | None = None) -> tuple[str, str, str]:
+        imsi, msisdn, account = run(provision(REDIS_URL, self.prefix, self.dsn, balance=0))
         if plan is not None:
             run(_execute(self.dsn, "UPDATE subscribers SET plan_code = $1 WHERE imsi = $2", plan, imsi))
-        return imsi, msisdn
+        return imsi, msisdn, account
 
 
 async def _execute(dsn: str, query: str, *args: object) -> None:
@@ -67,17 +80,23 @@ def pcrf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcrf]:
     dsn = asyncio.run(create_database(name))
     prefix = "ocse2e-" + secrets.token_hex(5)
     port = free_port()
-    config = write_config(tmp_path / "ocsd.toml", peers=["smf.test"], diameter_port=port, admin_port=free_port(),
+    config = write_config(tmp_path / "ocsd.toml", peers=["smf.test", "pgw.test"], diameter_port=port,
+                          admin_port=free_port(),
                           applications=("gx", "gy"), extra=backends_config(REDIS_URL, prefix, dsn) + """
 [charging]
 currency = "EUR"
 
+[gy]
+default_rating_group = 10
+grant_octets = 100000
+
 [gx]
 default_plan = "gold"
 """)
-    p = Pcrf(DaemonProcess(config, module="ocsd"), port, dsn, prefix)
+    p = Pcrf(DaemonProcess(config, module="ocsd"), port, dsn, prefix, config)
     try:
         asyncio.run(_plans(dsn))
+        run(provision(REDIS_URL, prefix, dsn, balance=0, tariffs=[data_tariff(10)]))  # read at start
         p.daemon.start()
         yield p
     finally:
@@ -162,3 +181,88 @@ def test_unknown_subscriber_and_session(pcrf, pcef):
     assert (cca["Result-Code"], cca["CC-Request-Type"], cca["CC-Request-Number"]) == (5030, INITIAL, 0)
     cca = read(pcef.send(pcef.ccr(pcef.session(), TERMINATION, 3)))
     assert (cca["Result-Code"], cca["CC-Request-Type"], cca["CC-Request-Number"]) == (5002, TERMINATION, 3)
+
+
+@pytest.fixture(scope="module")
+def pgw(pcrf: Pcrf) -> Iterator[Pgw]:
+    p = Pgw(pcrf.port)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def next_rar(pcef: Pcef, seen: int, timeout: float = 10.0) -> Group:
+    """The RAR after the first `seen` ones, as ocsd's dictionary reads it."""
+    deadline = time.monotonic() + timeout
+    while len(pcef.received) <= seen:
+        assert time.monotonic() < deadline, "no RAR arrived"
+        time.sleep(0.05)
+    return read(pcef.received[seen])
+
+
+def rar_records(pcrf: Pcrf) -> list[dict[bytes, bytes]]:
+    return [fields for _, fields in redis.Redis.from_url(REDIS_URL).xrange(f"{pcrf.prefix}:gxrar")]
+
+
+def test_exhaustion_throttles_top_up_restores_plan_change_pushed(pcrf, pcef, pgw):
+    imsi, msisdn, account = pcrf.sim("basic")
+    s = pcef.session()
+    cca = read(pcef.send(pcef.ccr(s, INITIAL, 0, imsi=imsi, msisdn=msisdn)))
+    assert [d["Charging-Rule-Name"] for d in cca["Charging-Rule-Install"].all("Charging-Rule-Definition")] == [
+        b"voip"]
+    seen = len(pcef.received)
+
+    # the account has no money: Gy refuses the data (4012), and the Gx session gets the throttle rule by RAR
+    gy = pgw.send(pgw.ccr(pgw.session(), INITIAL, 0, imsi=imsi, mscc=[mscc()]))
+    assert gy.result_code == 4012
+    rar = next_rar(pcef, seen)
+    assert rar["Session-Id"] == s and rar["Auth-Application-Id"] == 16777238
+    (rule,) = rar["Charging-Rule-Install"].all("Charging-Rule-Definition")
+    assert rule["Charging-Rule-Name"] == b"ocsd-throttle"
+    qos = rule["QoS-Information"]
+    assert (qos["Max-Requested-Bandwidth-UL"], qos["Max-Requested-Bandwidth-DL"]) == (64_000, 128_000)
+    assert "Charging-Rule-Remove" not in rar
+    deadline = time.monotonic() + 5
+    while session_hash(pcrf, s).get(b"throttled") != b"1":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # a new session of the throttled account starts throttled
+    s2 = pcef.session()
+    cca = read(pcef.send(pcef.ccr(s2, INITIAL, 0, imsi=imsi, msisdn=msisdn)))
+    assert cca["QoS-Information"]["APN-Aggregate-Max-Bitrate-DL"] == 128_000
+    names = [d["Charging-Rule-Name"] for d in cca["Charging-Rule-Install"].all("Charging-Rule-Definition")]
+    assert names == [b"voip", b"ocsd-throttle"]
+    assert read(pcef.send(pcef.ccr(s2, TERMINATION, 1)))["Result-Code"] == 2001
+
+    # a top-up restores the plan: the throttle rule is removed
+    seen = len(pcef.received)
+    run(_top_up(pcrf, account))
+    rar = next_rar(pcef, seen)
+    assert rar["Session-Id"] == s
+    assert rar["Charging-Rule-Remove"].all("Charging-Rule-Name") == [b"ocsd-throttle"]
+    assert "Charging-Rule-Install" not in rar
+
+    # a plan change by CLI is pushed: the old plan's rules removed, the new plan's (none) installed
+    seen = len(pcef.received)
+    result = CliRunner().invoke(cli, ["subscriber", "set", "-c", str(pcrf.config), imsi, "--plan", "gold"])
+    assert result.exit_code == 0, result.output
+    rar = next_rar(pcef, seen)
+    assert rar["Charging-Rule-Remove"].all("Charging-Rule-Name") == [b"voip"]
+    records = [r for r in rar_records(pcrf) if r[b"session"] == s.encode()]
+    assert [(r[b"reason"], r[b"result"]) for r in records] == [
+        (b"throttle", b"2001"), (b"restore", b"2001"), (b"plan", b"2001")]
+    assert read(pcef.send(pcef.ccr(s, TERMINATION, 1)))["Result-Code"] == 2001
+
+
+async def _top_up(pcrf: Pcrf, account: str) -> None:
+    store = RedisStore(REDIS_URL, pcrf.prefix)
+    await store.start()
+    pool = await asyncpg.create_pool(pcrf.dsn, min_size=1, max_size=1)
+    try:
+        service = ChargingService(store, pool)
+        await service.load()
+        await service.top_up(account, 1000, "gx-test")
+    finally:
+        await pool.close()
+        await store.close()
