@@ -26,6 +26,7 @@ from tests.integration.conftest import REDIS_URL, create_database, drop_database
 from tests.support.daemon_process import DaemonProcess, backends_config, free_port, write_config
 from tests.support.gx_pcef import INITIAL, TERMINATION, UPDATE, Pcef, read
 from tests.support.gy_pgw import Pgw, data_tariff, mscc, provision, run
+from tests.support.tshark import decode, needs_tshark
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -266,3 +267,21 @@ async def _top_up(pcrf: Pcrf, account: str) -> None:
     finally:
         await pool.close()
         await store.close()
+
+
+@needs_tshark
+def test_cca_and_rar_decode_in_tshark_without_a_malformed_field(pcrf, pcef, pgw, tmp_path):
+    imsi, msisdn, _ = pcrf.sim("basic")
+    s = pcef.session()
+    cca = pcef.send(pcef.ccr(s, INITIAL, 0, imsi=imsi, msisdn=msisdn))
+    seen = len(pcef.received)
+    assert pgw.send(pgw.ccr(pgw.session(), INITIAL, 0, imsi=imsi, mscc=[mscc()])).result_code == 4012
+    next_rar(pcef, seen)
+    verbose, problems = decode([cca.raw_octets, pcef.received[seen].raw_octets], tmp_path / "gx.pcap")
+    assert problems == ""
+    for part in ("Charging-Rule-Definition", "Flow-Description", "Default-EPS-Bearer-QoS",
+                 "APN-Aggregate-Max-Bitrate-DL", "Supported-Features", "Command Code: Re-Auth (258)", "ocsd-throttle",
+                 "Frame 2:"):
+        assert part in verbose, part
+    assert "Malformed" not in verbose
+    assert pcef.send(pcef.ccr(s, TERMINATION, 1)).result_code == 2001
