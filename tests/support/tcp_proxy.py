@@ -39,6 +39,10 @@ class TcpProxy:
         except OSError:
             writer.close()
             return
+        if self.server is None:  # cut while this connection was being opened
+            writer.close()
+            up_writer.close()
+            return
         self.writers |= {writer, up_writer}
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
 
@@ -49,6 +53,7 @@ class TcpProxy:
         if self.server is not None:
             self.server.close()
             self.server = None
+            await asyncio.sleep(0.05)  # connections accepted just before see `server` gone and close
         for w in self.writers:
             w.close()
         self.writers.clear()
