@@ -5,6 +5,7 @@ and session, a retransmitted CCR-I answered from the first answer."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -228,6 +229,15 @@ def test_exhaustion_throttles_top_up_restores_plan_change_pushed(pcrf, pcef, pgw
     while session_hash(pcrf, s).get(b"throttled") != b"1":
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    listed = CliRunner().invoke(cli, ["session", "list", "-c", str(pcrf.config), "--app", "gx", "--imsi", imsi,
+                                      "--json"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.output)
+    assert (row["session"], row["imsi"], row["account"], row["apn"], row["ip"], row["peer"]) == (
+        s, imsi, account, "internet", "10.45.0.7", "smf.test")
+    assert (row["plan"], row["rules"], row["throttled"]) == ("basic", ["voip", "ocsd-throttle"], True)
+    everything = CliRunner().invoke(cli, ["session", "list", "-c", str(pcrf.config), "--app", "gx"])
+    assert s in everything.output and "ocsd-throttle" in everything.output
     # a new session of the throttled account starts throttled
     s2 = pcef.session()
     cca = read(pcef.send(pcef.ccr(s2, INITIAL, 0, imsi=imsi, msisdn=msisdn)))
