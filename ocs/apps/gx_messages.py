@@ -83,6 +83,16 @@ def policy(plan: Plan, rules: tuple[ChargingRule, ...], throttled: bool) -> dict
     }
 
 
+def monitoring(plan: Plan, grant: int) -> dict[str, Any]:
+    """Usage monitoring (TS 29.212 §4.5.17.1): Usage-Monitoring-Information (§5.3.60) with the threshold as
+    Granted-Service-Unit, session level (§5.3.61 SESSION_LEVEL 0), and the USAGE_REPORT event trigger."""
+    assert plan.monitoring_key is not None
+    return {"Event-Trigger": [OUT_OF_CREDIT, REALLOCATION_OF_CREDIT, USAGE_REPORT],
+            "Usage-Monitoring-Information": {"Monitoring-Key": plan.monitoring_key.encode(),
+                                             "Granted-Service-Unit": {"CC-Total-Octets": grant},
+                                             "Usage-Monitoring-Level": 0}}
+
+
 def make_rar(d: Dictionary, origin_host: str, origin_realm: str, session_id: str, peer: str, realm: str,
              install: tuple[ChargingRule, ...], remove: list[str]) -> Message:
     """TS 29.212 §5.6.4 RAR (sent over the owning peer's connection, Destination-Host the PCEF)."""
@@ -94,5 +104,5 @@ def make_rar(d: Dictionary, origin_host: str, origin_realm: str, session_id: str
         "Charging-Rule-Remove": rule_remove(remove), "Charging-Rule-Install": rule_install(install)}))
 
 
-__all__ = ["APP_GX", "SUPPORTED_FEATURES", "VENDOR_3GPP", "make_rar", "policy", "rule_definition", "rule_install",
-           "rule_remove"]
+__all__ = ["APP_GX", "SUPPORTED_FEATURES", "VENDOR_3GPP", "make_rar", "monitoring", "policy", "rule_definition",
+           "rule_install", "rule_remove"]

@@ -2,7 +2,7 @@
 from a TOML rules file, see conf/gx_rules.example.toml, and the throttle used when the data runs out).
 
     ocsd plan create --code CODE --name NAME --ambr-ul BPS --ambr-dl BPS --qci N --arp N [--rules FILE.toml]
-                     [--throttle-ul BPS --throttle-dl BPS] [--json]
+                     [--throttle-ul BPS --throttle-dl BPS] [--monthly-octets N --monitoring-key KEY] [--json]
     ocsd plan list [--json]
     ocsd plan show CODE [--json]
 """
@@ -39,9 +39,13 @@ def plan() -> None:
               help="Charging rules ([[rule]] tables; conf/gx_rules.example.toml).")
 @click.option("--throttle-ul", type=BPS, metavar="BPS", help="APN-AMBR uplink once the data runs out.")
 @click.option("--throttle-dl", type=BPS, metavar="BPS", help="APN-AMBR downlink once the data runs out.")
+@click.option("--monthly-octets", type=click.IntRange(1, 2**63 - 1), metavar="N",
+              help="Usage monitoring: octets a billing month allows before the throttle (with --monitoring-key).")
+@click.option("--monitoring-key", metavar="KEY", help="Usage monitoring: the Monitoring-Key the PCEF reports under.")
 @json_option
 def plan_create(config_path: str, code: str, name: str, ambr_ul: int, ambr_dl: int, qci: int, arp: int,
-                rules_file: str | None, throttle_ul: int | None, throttle_dl: int | None, as_json: bool) -> None:
+                rules_file: str | None, throttle_ul: int | None, throttle_dl: int | None,
+                monthly_octets: int | None, monitoring_key: str | None, as_json: bool) -> None:
     """Add a plan (an existing code is refused); audited."""
     from ocs.services.plans import PlanExists, create_plan
 
@@ -51,7 +55,8 @@ def plan_create(config_path: str, code: str, name: str, ambr_ul: int, ambr_dl: i
         if rules_file is not None:
             with open(rules_file, "rb") as f:
                 rules = rules_from(tomllib.load(f))
-        p = Plan(code, name, ambr_ul, ambr_dl, qci, Arp(arp), rules, throttle_ul, throttle_dl)
+        p = Plan(code, name, ambr_ul, ambr_dl, qci, Arp(arp), rules, throttle_ul, throttle_dl, monthly_octets,
+                 monitoring_key)
     except OSError as e:
         fail(f"--rules: {e.strerror}: {rules_file}", as_json=as_json)
     except tomllib.TOMLDecodeError as e:

@@ -5,6 +5,7 @@ and from/to the JSON kept in PostgreSQL. Pure: no I/O.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,9 @@ class Plan:
     rules: tuple[ChargingRule, ...] = ()
     throttle_ul: int | None = None  # the lower APN-AMBR once the data runs out (None: no throttle)
     throttle_dl: int | None = None
+    # usage monitoring (TS 29.212 §4.5.17): the octets a billing month allows, reported under this Monitoring-Key
+    monthly_octets: int | None = None
+    monitoring_key: str | None = None
 
     def __post_init__(self) -> None:
         _bps("ambr_ul", self.ambr_ul)
@@ -69,6 +73,12 @@ class Plan:
         if self.throttle_ul is not None and self.throttle_dl is not None:
             _bps("throttle_ul", self.throttle_ul)
             _bps("throttle_dl", self.throttle_dl)
+        if (self.monthly_octets is None) != (self.monitoring_key is None):
+            raise PlanError("usage monitoring: give both the monthly volume and the Monitoring-Key, or neither")
+        if self.monthly_octets is not None and not 1 <= self.monthly_octets < 2**63:
+            raise PlanError(f"monthly_octets: from 1 octet, got {self.monthly_octets}")
+        if self.monitoring_key is not None and not (self.monitoring_key and self.monitoring_key.isprintable()):
+            raise PlanError(f"monitoring_key: a non-empty printable string, got {self.monitoring_key!r}")
         names = [r.name for r in self.rules]
         if len(set(names)) != len(names):
             raise PlanError(f"rules: duplicate rule names in {names}")
@@ -174,7 +184,8 @@ def plan_json(p: Plan) -> dict[str, Any]:
     return {"code": p.code, "name": p.name, "ambr_ul": p.ambr_ul, "ambr_dl": p.ambr_dl, "qci": p.qci,
             "arp": p.arp.priority, "pre_emption_capability": p.arp.pre_emption_capability,
             "pre_emption_vulnerability": p.arp.pre_emption_vulnerability,
-            "rules": [rule_json(r) for r in p.rules], "throttle_ul": p.throttle_ul, "throttle_dl": p.throttle_dl}
+            "rules": [rule_json(r) for r in p.rules], "throttle_ul": p.throttle_ul, "throttle_dl": p.throttle_dl,
+            "monthly_octets": p.monthly_octets, "monitoring_key": p.monitoring_key}
 
 
 def plan_from(d: Mapping[str, Any]) -> Plan:
@@ -182,7 +193,8 @@ def plan_from(d: Mapping[str, Any]) -> Plan:
                 arp=Arp(d["arp"], d.get("pre_emption_capability", "disabled"),
                         d.get("pre_emption_vulnerability", "enabled")),
                 rules=tuple(rule_from(r) for r in d.get("rules", ())),
-                throttle_ul=d.get("throttle_ul"), throttle_dl=d.get("throttle_dl"))
+                throttle_ul=d.get("throttle_ul"), throttle_dl=d.get("throttle_dl"),
+                monthly_octets=d.get("monthly_octets"), monitoring_key=d.get("monitoring_key"))
 
 
 def throttle_rule(p: Plan) -> ChargingRule | None:
@@ -200,5 +212,20 @@ def installed_rules(p: Plan, throttled: bool) -> tuple[ChargingRule, ...]:
     return (*p.rules, t) if t is not None else p.rules
 
 
+def billing_month(unix_seconds: float) -> str:
+    """The billing month of a moment: its UTC calendar month, "YYYYMM"."""
+    t = time.gmtime(unix_seconds)
+    return f"{t.tm_year:04d}{t.tm_mon:02d}"
+
+
+def monitoring_grant(p: Plan, used: int) -> int:
+    """Usage monitoring (TS 29.212 §4.5.17.1): the threshold granted to the PCEF, the octets left in the month
+    (0 when none are left: the plan is then throttled)."""
+    if p.monthly_octets is None:
+        return 0
+    return max(p.monthly_octets - used, 0)
+
+
 __all__ = ["FLOW_STATUSES", "MAX_BPS", "PRE_EMPTION", "THROTTLE_RULE", "Arp", "ChargingRule", "Plan", "PlanError",
-           "installed_rules", "plan_from", "plan_json", "rule_from", "rule_json", "rules_from", "throttle_rule"]
+           "billing_month", "installed_rules", "monitoring_grant", "plan_from", "plan_json", "rule_from", "rule_json",
+           "rules_from", "throttle_rule"]

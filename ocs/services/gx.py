@@ -26,11 +26,24 @@ from ocs.subscribers.errors import UnknownUser
 log = structlog.get_logger("ocs.gx")
 
 PLAN_CACHE = 30.0  # seconds a plan read from PostgreSQL is used before it is read again
+USAGE_TTL = 62 * 86400  # a billing month's usage counter outlives the month
 
 
 def throttle_key(store: RedisStore, account: str) -> str:
     """Set while the account's data has run out (fair use): its PCEF sessions are throttled."""
     return f"{store.prefix}:gxthr:{{{account}}}"
+
+
+def usage_key(store: RedisStore, imsi: str, month: str) -> str:
+    """Octets the SIM reported under usage monitoring in the billing month ("YYYYMM")."""
+    return f"{store.prefix}:gxuse:{{{imsi}}}:{month}"
+
+
+async def mark_throttled(store: RedisStore, account: str) -> None:
+    """Mark the account throttled (once: SET NX) and, the first time, put a `throttle` notification on the
+    stream (the Gx notifier sends the account's sessions the throttle RAR)."""
+    if await store.pipeline.call("SET", throttle_key(store, account), "1", "NX"):
+        await notify(store, kind="throttle", account=account)
 
 
 def exhausted_hook(store: RedisStore) -> Callable[[str], None]:
@@ -41,8 +54,7 @@ def exhausted_hook(store: RedisStore) -> Callable[[str], None]:
 
     async def mark(account: str) -> None:
         try:
-            if await store.pipeline.call("SET", throttle_key(store, account), "1", "NX"):
-                await notify(store, kind="throttle", account=account)
+            await mark_throttled(store, account)
         except (OSError, ConnectionError, TimeoutError) as e:
             log.warning("gx-throttle-mark-failed", account=account, error=str(e) or type(e).__name__)
 
@@ -93,6 +105,23 @@ class GxService:
         store = self.redis.store
         return bool(await self.rg.call(store.pipeline.call, "EXISTS", throttle_key(store, account)))
 
+    async def used(self, imsi: str, month: str) -> int:
+        store = self.redis.store
+        return int(await self.rg.call(store.pipeline.call, "GET", usage_key(store, imsi, month)) or 0)
+
+    async def add_usage(self, imsi: str, month: str, octets: int) -> int:
+        store = self.redis.store
+        key = usage_key(store, imsi, month)
+        total = int(await self.rg.call(store.pipeline.call, "INCRBY", key, octets))
+        await self.rg.call(store.pipeline.call, "EXPIRE", key, USAGE_TTL)
+        return total
+
+    async def mark_throttled(self, account: str) -> None:
+        await self.rg.call(mark_throttled, self.redis.store, account)
+
+    async def set_fields(self, session_id: str, fields: dict[str, str]) -> None:
+        await self.rg.call(self.redis.set_fields, session_id, fields)
+
     async def open(self, session_id: str, n: int, fields: dict[str, str]) -> dict[str, str]:
         return await self.rg.call(self.redis.open, session_id, n, fields)
 
@@ -113,4 +142,5 @@ def gx_application(config: Config, backends: Backends) -> Gx:
     return Gx(config.node.origin_host, config.node.origin_realm, service, config.gx.default_plan)
 
 
-__all__ = ["GxService", "gx_application", "gx_store", "throttle_key"]
+__all__ = ["GxService", "exhausted_hook", "gx_application", "gx_store", "mark_throttled", "throttle_key",
+           "usage_key"]

@@ -28,8 +28,17 @@ import structlog
 from ocs.apps.gx_messages import make_rar
 from ocs.diameter.dictionary import Dictionary
 from ocs.metrics import gx_rar_total
-from ocs.policy.plans import THROTTLE_RULE, Plan, installed_rules, plan_from, plan_json, throttle_rule
-from ocs.services.gx import throttle_key
+from ocs.policy.plans import (
+    THROTTLE_RULE,
+    Plan,
+    billing_month,
+    installed_rules,
+    monitoring_grant,
+    plan_from,
+    plan_json,
+    throttle_rule,
+)
+from ocs.services.gx import throttle_key, usage_key
 from ocs.services.gy_notify import Send, notify, notify_key
 from ocs.services.plans import get_plan
 from ocs.store.gx_redis import GxRedis
@@ -138,9 +147,14 @@ class GxNotifier:
 
     async def restore(self, account: str) -> None:
         await self.store.pipeline.call("DEL", throttle_key(self.store, account))
+        month = billing_month(time.time())
         for session_id, s in (await self.gx.sessions_of_account(account)).items():
             if s.get("throttled") != "1":
                 continue
+            plan = plan_from(json.loads(s["plan"])) if s.get("plan") else None
+            if plan is not None and plan.monthly_octets is not None and monitoring_grant(plan, int(
+                    await self.store.pipeline.call("GET", usage_key(self.store, s["imsi"], month)) or 0)) == 0:
+                continue  # the month's volume is used up: a top-up does not lift that throttle
             if await self._rar("restore", session_id, s, (), [THROTTLE_RULE]) == 2001:
                 await self.gx.set_fields(session_id, {"throttled": "0"})
 

@@ -36,6 +36,7 @@ VOIP = ChargingRule("voip", ("permit out 17 from 10.45.0.1 5060 to any", "permit
                     gbr_dl=64_000, precedence=10, rating_group=20, online=True)
 BASIC = Plan("basic", "Basic", 10_000_000, 50_000_000, 9, Arp(8), (VOIP,), 64_000, 128_000)
 GOLD = Plan("gold", "Gold", 20_000_000, 100_000_000, 8, Arp(5, "disabled", "enabled"))
+CAPPED = Plan("capped", "Capped", 10_000_000, 50_000_000, 9, Arp(8), (), 64_000, 128_000, 1_000_000, "month")
 
 
 @dataclass
@@ -69,7 +70,7 @@ async def _execute(dsn: str, query: str, *args: object) -> None:
 async def _plans(dsn: str) -> None:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
     try:
-        for p in (BASIC, GOLD):
+        for p in (BASIC, GOLD, CAPPED):
             await create_plan(pool, p)
     finally:
         await pool.close()
@@ -295,3 +296,37 @@ def test_cca_and_rar_decode_in_tshark_without_a_malformed_field(pcrf, pcef, pgw,
         assert part in verbose, part
     assert "Malformed" not in verbose
     assert pcef.send(pcef.ccr(s, TERMINATION, 1)).result_code == 2001
+
+
+def test_usage_monitoring_crossing_its_threshold_throttles(pcrf, pcef):
+    imsi, msisdn = pcrf.subscriber("capped")
+    s = pcef.session()
+    cca = read(pcef.send(pcef.ccr(s, INITIAL, 0, imsi=imsi, msisdn=msisdn)))
+    umi = cca["Usage-Monitoring-Information"]
+    assert (umi["Monitoring-Key"], umi["Granted-Service-Unit"]["CC-Total-Octets"]) == (b"month", 1_000_000)
+    assert umi["Usage-Monitoring-Level"] == 0 and 33 in cca.all("Event-Trigger")  # USAGE_REPORT
+
+    cca = read(pcef.send(pcef.ccr(s, UPDATE, 1, usage=("month", 600_000))))
+    assert cca["Usage-Monitoring-Information"]["Granted-Service-Unit"]["CC-Total-Octets"] == 400_000
+    again = read(pcef.send(pcef.ccr(s, UPDATE, 1, usage=("month", 600_000))))  # a retransmission: counted once
+    assert again["Result-Code"] == 2001
+    month = time.strftime("%Y%m", time.gmtime())
+    counter = f"{pcrf.prefix}:gxuse:{{{imsi}}}:{month}"
+    assert int(redis.Redis.from_url(REDIS_URL).get(counter)) == 600_000
+    ignored = read(pcef.send(pcef.ccr(s, UPDATE, 2, usage=("other-key", 900_000))))
+    assert "Charging-Rule-Install" not in ignored
+
+    cca = read(pcef.send(pcef.ccr(s, UPDATE, 3, usage=("month", 500_000))))  # past the month's volume
+    (rule,) = cca["Charging-Rule-Install"].all("Charging-Rule-Definition")
+    assert rule["Charging-Rule-Name"] == b"ocsd-throttle"
+    assert rule["QoS-Information"]["Max-Requested-Bandwidth-DL"] == 128_000
+    assert "Usage-Monitoring-Information" not in cca
+    assert session_hash(pcrf, s)[b"throttled"] == b"1"
+    assert int(redis.Redis.from_url(REDIS_URL).get(counter)) == 1_100_000
+
+    s2 = pcef.session()  # a new session in the same month starts throttled, with nothing left to monitor
+    cca = read(pcef.send(pcef.ccr(s2, INITIAL, 0, imsi=imsi, msisdn=msisdn)))
+    assert cca["QoS-Information"]["APN-Aggregate-Max-Bitrate-DL"] == 128_000
+    assert "Usage-Monitoring-Information" not in cca
+    for sid in (s, s2):
+        assert read(pcef.send(pcef.ccr(sid, TERMINATION, 9)))["Result-Code"] == 2001

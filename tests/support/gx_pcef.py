@@ -70,7 +70,8 @@ class Pcef:
         return f"{self.origin_host};{secrets.token_hex(6)}"
 
     def ccr(self, session: str, kind: int, number: int, *, imsi: str | None = None,
-            msisdn: str | None = None, open5gs: bool = True) -> CreditControlRequest:
+            msisdn: str | None = None, open5gs: bool = True,
+            usage: tuple[str, int] | None = None) -> CreditControlRequest:
         ccr = CreditControlRequest()
         ccr.session_id = session
         ccr.origin_host = self.origin_host.encode()
@@ -83,6 +84,8 @@ class Pcef:
             ccr.add_subscription_id(subscription_id_type=1, subscription_id_data=imsi)
         if msisdn is not None:
             ccr.add_subscription_id(subscription_id_type=0, subscription_id_data=msisdn)
+        if usage is not None:  # Usage-Monitoring-Information {Monitoring-Key, Used-Service-Unit {CC-Total-Octets}}
+            ccr.append_avp(_v(1067, [_v(1066, usage[0].encode()), Avp.new(446, value=[Avp.new(421, value=usage[1])])]))
         if kind == INITIAL and open5gs:  # the v2.7.7 SMF's CCR-I (PEERS.md)
             for avp in (
                 _v(628, [Avp.new(266, value=TGPP), _v(629, 1),

@@ -12,8 +12,12 @@ CREATE TABLE plans (
     rules           jsonb NOT NULL DEFAULT '[]',
     throttle_ul     bigint CHECK (throttle_ul BETWEEN 1 AND 4294967295),
     throttle_dl     bigint CHECK (throttle_dl BETWEEN 1 AND 4294967295),
+    -- usage monitoring (TS 29.212 §4.5.17): octets a billing month allows, reported under monitoring_key
+    monthly_octets  bigint CHECK (monthly_octets > 0),
+    monitoring_key  text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    CHECK ((throttle_ul IS NULL) = (throttle_dl IS NULL))
+    CHECK ((throttle_ul IS NULL) = (throttle_dl IS NULL)),
+    CHECK ((monthly_octets IS NULL) = (monitoring_key IS NULL))
 );
 -- A subscriber's plan; NULL: [gx] default_plan.
 ALTER TABLE subscribers ADD COLUMN plan_code text REFERENCES plans (code);

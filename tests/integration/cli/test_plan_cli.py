@@ -33,6 +33,14 @@ def test_plan_create_list_show(ocsd, cli_env):
     listed = {p["code"]: p for p in ocsd("plan", "list", "--json").json}
     assert listed[code]["rules"] == 2 and listed[code]["qci"] == 9
     assert code in ocsd("plan", "list").out
+    capped = ocsd("plan", "create", "--code", code + "-m", "--name", "Capped", "--ambr-ul", "1000", "--ambr-dl",
+                  "1000", "--qci", "9", "--arp", "8", "--monthly-octets", "5000000000", "--monitoring-key", "mk",
+                  "--json")
+    assert capped.code == 0, capped.err
+    shown = ocsd("plan", "show", code + "-m", "--json").json
+    assert (shown["monthly_octets"], shown["monitoring_key"]) == (5_000_000_000, "mk")
+    assert ocsd("plan", "create", "--code", code + "-x", "--name", "X", "--ambr-ul", "1", "--ambr-dl", "1",
+                "--qci", "9", "--arp", "8", "--monthly-octets", "5").code == 2  # without a Monitoring-Key
     again = ocsd("plan", "create", "--code", code, "--name", "Again", "--ambr-ul", "1", "--ambr-dl", "1",
                  "--qci", "9", "--arp", "8", "--json")
     assert again.code == 2 and "exists" in again.json["error"]

@@ -16,7 +16,9 @@ from ocs.policy.plans import (
     ChargingRule,
     Plan,
     PlanError,
+    billing_month,
     installed_rules,
+    monitoring_grant,
     plan_from,
     plan_json,
     rules_from,
@@ -88,9 +90,11 @@ rule_st = st.builds(
     online=st.booleans(), offline=st.booleans())
 
 
-@given(rules=st.lists(rule_st, max_size=4, unique_by=lambda r: r.name), ambr=bps, throttle=st.none() | bps)
-def test_plan_json_round_trip(rules, ambr, throttle):
-    p = Plan("code", "Name", ambr, ambr, 9, Arp(8, "enabled", "disabled"), tuple(rules), throttle, throttle)
+@given(rules=st.lists(rule_st, max_size=4, unique_by=lambda r: r.name), ambr=bps, throttle=st.none() | bps,
+       monthly=st.none() | st.integers(1, 2**62))
+def test_plan_json_round_trip(rules, ambr, throttle, monthly):
+    p = Plan("code", "Name", ambr, ambr, 9, Arp(8, "enabled", "disabled"), tuple(rules), throttle, throttle,
+             monthly, None if monthly is None else "mk")
     assert plan_from(plan_json(p)) == p
 
 
@@ -102,3 +106,12 @@ def test_gx_config_section():
     assert parse_config(with_("gx", default_plan="basic")).gx.default_plan == "basic"
     with pytest.raises(ConfigError, match="gx"):
         parse_config(with_("gx", default_plna="basic"))
+
+
+def test_usage_monitoring_values():
+    p = Plan("p", "P", 1, 1, 9, Arp(8), monthly_octets=1000, monitoring_key="m")
+    assert [monitoring_grant(p, used) for used in (0, 400, 1000, 5000)] == [1000, 600, 0, 0]
+    assert monitoring_grant(Plan("q", "Q", 1, 1, 9, Arp(8)), 0) == 0
+    with pytest.raises(PlanError, match="Monitoring-Key"):
+        Plan("p", "P", 1, 1, 9, Arp(8), monthly_octets=1000)
+    assert billing_month(0) == "197001" and billing_month(1_798_761_599) == "202612"
