@@ -94,14 +94,19 @@ def monitoring(plan: Plan, grant: int) -> dict[str, Any]:
 
 
 def make_rar(d: Dictionary, origin_host: str, origin_realm: str, session_id: str, peer: str, realm: str,
-             install: tuple[ChargingRule, ...], remove: list[str]) -> Message:
-    """TS 29.212 §5.6.4 RAR (sent over the owning peer's connection, Destination-Host the PCEF)."""
+             install: tuple[ChargingRule, ...], remove: list[str], plan: Plan | None = None) -> Message:
+    """TS 29.212 §5.6.4 RAR (sent over the owning peer's connection, Destination-Host the PCEF); with `plan` (a
+    plan change) also its APN-AMBR and default bearer QoS, for PCEFs that honour them (open5gs does not)."""
     code = d.command_named("Re-Auth", APP_GX).code
     return Message(code, APP_GX, FLAG_REQUEST | FLAG_PROXIABLE, 0, 0, d.build({
         "Session-Id": session_id, "Auth-Application-Id": APP_GX, "Origin-Host": origin_host,
         "Origin-Realm": origin_realm, "Destination-Realm": realm, "Destination-Host": peer,
         "Re-Auth-Request-Type": AUTHORIZE_ONLY,
-        "Charging-Rule-Remove": rule_remove(remove), "Charging-Rule-Install": rule_install(install)}))
+        "Charging-Rule-Remove": rule_remove(remove), "Charging-Rule-Install": rule_install(install),
+        "QoS-Information": {"APN-Aggregate-Max-Bitrate-UL": plan.ambr_ul, "APN-Aggregate-Max-Bitrate-DL": plan.ambr_dl}
+        if plan is not None else None,
+        "Default-EPS-Bearer-QoS": {"QoS-Class-Identifier": plan.qci, "Allocation-Retention-Priority": arp(plan.arp)}
+        if plan is not None else None}))
 
 
 __all__ = ["APP_GX", "SUPPORTED_FEATURES", "VENDOR_3GPP", "make_rar", "monitoring", "policy", "rule_definition",

@@ -116,10 +116,10 @@ class GxNotifier:
             log.warning("gx-notify-failed", kind=fields.get("kind"), error=str(e) or type(e).__name__)
 
     async def _rar(self, reason: str, session_id: str, s: dict[str, str], install: tuple[Any, ...],
-                   remove: list[str]) -> int | None:
+                   remove: list[str], plan: Plan | None = None) -> int | None:
         """One RAR to the session's owning peer, recorded; the RAA's Result-Code (None: not sent from here)."""
         rar = make_rar(self.d, self.origin_host, self.origin_realm, session_id, s["peer"], s["realm"], install,
-                       remove)
+                       remove, plan)
         try:
             answer = await self.send(s["peer"], rar)
         except (ConnectionError, KeyError):
@@ -168,7 +168,10 @@ class GxNotifier:
             removed = [r.name for r in installed_rules(old, throttled)] if old is not None else []
             still = bool(throttled and new is not None and new.throttles)
             install = installed_rules(new, still) if new is not None else ()
-            if await self._rar("plan", session_id, s, install, removed) == 2001:
+            if new is None and not removed:
+                continue
+            # the new APN-AMBR and bearer QoS travel too, unless the session stays throttled (TS 29.212 §4.5.2)
+            if await self._rar("plan", session_id, s, install, removed, None if still else new) == 2001:
                 await self.gx.set_fields(session_id, {"plan": json.dumps(plan_json(new)) if new else "",
                                                       "throttled": "1" if still else "0"})
 

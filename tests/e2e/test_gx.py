@@ -261,6 +261,8 @@ def test_exhaustion_throttles_top_up_restores_plan_change_pushed(pcrf, pcef, pgw
     assert result.exit_code == 0, result.output
     rar = next_rar(pcef, seen)
     assert rar["Charging-Rule-Remove"].all("Charging-Rule-Name") == [b"voip"]
+    assert rar["QoS-Information"]["APN-Aggregate-Max-Bitrate-DL"] == GOLD.ambr_dl
+    assert rar["Default-EPS-Bearer-QoS"]["QoS-Class-Identifier"] == GOLD.qci
     records = [r for r in rar_records(pcrf) if r[b"session"] == s.encode()]
     assert [(r[b"reason"], r[b"result"]) for r in records] == [
         (b"throttle", b"2001"), (b"restore", b"2001"), (b"plan", b"2001")]
