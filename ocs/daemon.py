@@ -22,6 +22,8 @@ from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
 from ocs.services.charging import ChargingService
+from ocs.services.gx import gx_application, gx_store
+from ocs.services.gx_notify import GxNotifier, gx_notifier
 from ocs.services.gy import gy_application, gy_jobs, gy_notifier
 from ocs.services.gy_notify import GyNotifier
 from ocs.services.housekeeping import Housekeeping
@@ -50,6 +52,7 @@ def peer_config(p: DiameterPeerConfig) -> PeerConfig:
 APPLICATIONS: dict[str, Callable[[Config, Backends], DiameterApplication]] = {
     "s6a": s6a_application,
     "gy": gy_application,
+    "gx": gx_application,
 }
 
 
@@ -83,6 +86,7 @@ class Daemon:
     backends: Backends | None = None
     housekeeping: Housekeeping | None = None
     gy_notifier: GyNotifier | None = None
+    gx_notifier: GxNotifier | None = None
     radius: RadiusRuntime | None = None
 
     async def start(self) -> None:
@@ -137,6 +141,11 @@ class Daemon:
         if "gy" in cfg.diameter.applications and self.backends is not None:
             self.gy_notifier = gy_notifier(cfg, self.backends, self.diameter.request, node.dictionary)
             self.gy_notifier.start()
+        if "gx" in cfg.diameter.applications and self.backends is not None:
+            self.gx_notifier = gx_notifier(self.backends.redis, gx_store(cfg, self.backends.redis),
+                                           self.backends.pool, self.diameter.request, node.dictionary,
+                                           cfg.node.origin_host, cfg.node.origin_realm, cfg.gx.default_plan)
+            self.gx_notifier.start()
         self.notifier.ready()
         if self.notifier.watchdog_interval:
             self._watchdog_task = asyncio.create_task(self._ping(self.notifier.watchdog_interval))
@@ -169,6 +178,8 @@ class Daemon:
         log.info("stopping")
         if self.gy_notifier is not None:
             await self.gy_notifier.stop()
+        if self.gx_notifier is not None:
+            await self.gx_notifier.stop()
         if self.diameter is not None:
             await self.diameter.stop()
         if self.radius is not None:

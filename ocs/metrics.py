@@ -163,6 +163,10 @@ gy_server_requests_total = _registered(Counts(
     "ocsd_gy_server_requests_total", "RAR and ASR sent to Gy peers, by command and the answer's Result-Code "
     "(or timeout)", ("command", "result")))
 
+gx_rar_total = _registered(Counts(
+    "ocsd_gx_rar_total", "Gx RARs sent to PCEFs (fair use, plan changes), by reason and the RAA's Result-Code "
+    "(or timeout)", ("reason", "result")))
+
 gy_units_total = _registered(Counts(
     "ocsd_gy_units_total", "Gy units by unit (octets, seconds, events) and kind: granted, or used as reported",
     ("unit", "kind")))
@@ -215,5 +219,6 @@ __all__ = [
     "housekeeping_runs_total", "ledger_entries_written_total", "ledger_lag_seconds", "ledger_write_failures_total",
     "peer_states", "render", "s6a_requests_total", "store_call_seconds",
     "radius_drops_total", "radius_dynauth_total", "radius_requests_total", "radius_sessions",
-    "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions", "gy_units_total",
+    "gx_rar_total", "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions",
+    "gy_units_total",
 ]

@@ -96,7 +96,7 @@ class Gy:
     def __init__(self, origin_host: str, origin_realm: str, config: GyConfig, store: GyStore,
                  tariff: Callable[[int], Tariff], *, home_plmns: Iterable[str] = (),
                  outcome: Outcome | None = None, usage: Usage | None = None,
-                 dictionary: Dictionary | None = None) -> None:
+                 dictionary: Dictionary | None = None, exhausted: Callable[[str], None] | None = None) -> None:
         self.origin_host = origin_host
         self.origin_realm = origin_realm
         self.config = config
@@ -105,6 +105,7 @@ class Gy:
         self.home_plmns = frozenset(home_plmns)
         self.outcome = outcome or (lambda kind, result: None)
         self.usage = usage
+        self.exhausted = exhausted  # (account): a grant was the last or refused (Gx fair use, issue 10 point 3)
         self.d = dictionary if dictionary is not None else default_dictionary()
         self._refusal = CreditControlRefusal(origin_host, origin_realm, self.d)
         self.final_unit = FinalUnit(REDIRECT if config.final_unit_action == "redirect" else TERMINATE,
@@ -219,6 +220,10 @@ class Gy:
                                  validity_time=self.config.validity_time,
                                  threshold_percent=self.config.quota_threshold_percent))
         services.extend(mscc(rg, DIAMETER_RATING_FAILED) for rg in unrated)
+        if self.exhausted is not None and any(
+                wanted[int(it["rg"])][0] == Unit.OCTETS and 0 <= int(it["granted"]) < wanted[int(it["rg"])][1]
+                for it in reply["items"]):
+            self.exhausted(account)  # the data ran out: a last grant (Final-Unit-Indication) or a 4012
         result = DIAMETER_SUCCESS
         if ccr.request_type == INITIAL and not granted_any and any(w for _, w in wanted.values()):
             result = DIAMETER_CREDIT_LIMIT_REACHED  # RFC 4006 §5.1.2: no credit at all for the session

@@ -29,20 +29,30 @@ def _filters(f: Any) -> Any:
 
 @click.group()
 def session() -> None:
-    """Live Gy sessions."""
+    """Live Gy and Gx sessions."""
 
 
 @session.command("list")
 @config_option
 @_filters
+@click.option("--app", type=click.Choice(("gy", "gx")), default="gy", show_default=True,
+              help="Gy (credit control) or Gx (PCEF policy) sessions.")
 @json_option
-def session_list(config_path: str, account: str | None, imsi: str | None, msisdn: str | None,
+def session_list(config_path: str, account: str | None, imsi: str | None, msisdn: str | None, app: str,
                  as_json: bool) -> None:
-    """Live sessions with their reservations (all accounts, or one)."""
+    """Live sessions with their reservations, or with --app gx their plan and rules (all accounts, or one)."""
     from ocs.services.gy import gy_store
 
     who = _who(account, imsi, msisdn, as_json)
     config = load_or_exit(config_path)
+    if app == "gx":
+        from ocs.cli.gx_sessions import gx_sessions, gx_text
+
+        async def gx_body(charging: Any) -> list[dict[str, Any]]:
+            return await gx_sessions(config, charging, await account_of(charging, who) if who else None)
+
+        gx_found = call(config, as_json, gx_body)
+        return emit(gx_found, as_json, lambda: gx_text(gx_found))
 
     async def body(charging: Any) -> list[dict[str, Any]]:
         store = gy_store(config, charging.store)

@@ -2,7 +2,7 @@
 
     ocsd subscriber list [--status active|blocked] [--limit N] [--after IMSI] [--json]
     ocsd subscriber set IMSI|MSISDN [--msisdn M] [--status active|blocked] [--apn NAME ...]
-                        [--ambr-ul BPS] [--ambr-dl BPS] [--k HEX --opc HEX | --k HEX --op HEX]
+                        [--ambr-ul BPS] [--ambr-dl BPS] [--k HEX --opc HEX | --k HEX --op HEX] [--plan CODE]
 
 Paging is by IMSI: a page ends with `next: --after IMSI` (JSON: "next"), the argument that gives the next one.
 """
@@ -60,14 +60,15 @@ def subscriber_list(config_path: str, status: str | None, limit: int, after: str
 @click.option("--k", "k", metavar="HEX", help="A new K (16 octets); with --opc or --op (a new SIM).")
 @click.option("--opc", metavar="HEX", help="A new OPc (16 octets).")
 @click.option("--op", metavar="HEX", help="A new OP (16 octets; OPc is derived from it and K).")
+@click.option("--plan", metavar="CODE", help="The Gx plan (`ocsd plan create`).")
 @json_option
 def subscriber_set(config_path: str, who: str, msisdn: str | None, status: str | None, apns: tuple[str, ...],
                    ambr_ul: int | None, ambr_dl: int | None, k: str | None, opc: str | None, op: str | None,
-                   as_json: bool) -> None:
+                   plan: str | None, as_json: bool) -> None:
     """Change a subscriber; each change is recorded in the audit table (K and OPc as "changed", never their
     values). Prints what changed."""
     from ocs.provisioning import new_subscriber
-    from ocs.services.subscriber_admin import Changes, update_subscriber
+    from ocs.services.subscriber_admin import Changes, UnknownPlan, update_subscriber
 
     config = load_or_exit(config_path)
     keys: tuple[bytes, bytes] | None = None
@@ -84,7 +85,8 @@ def subscriber_set(config_path: str, who: str, msisdn: str | None, status: str |
     except InvalidSubscriber as e:
         fail(str(e), as_json=as_json)
     changes = Changes(msisdn=msisdn, status=status, apns=tuple(dict.fromkeys(apns)) if apns else None,
-                      ambr_ul=ambr_ul, ambr_dl=ambr_dl, k=keys[0] if keys else None, opc=keys[1] if keys else None)
+                      ambr_ul=ambr_ul, ambr_dl=ambr_dl, k=keys[0] if keys else None, opc=keys[1] if keys else None,
+                      plan=plan)
 
     async def body(backends: Any) -> dict[str, Any]:
         _, charging = _services(config, backends)
@@ -92,7 +94,7 @@ def subscriber_set(config_path: str, who: str, msisdn: str | None, status: str |
             return await update_subscriber(backends.pool, backends.sealer, charging, who, changes)
         except SubscriberNotFound:
             fail(f"no subscriber {who}", as_json=as_json)
-        except SubscriberExists as e:
+        except (SubscriberExists, UnknownPlan) as e:
             fail(str(e), as_json=as_json)
 
     changed = run(lambda: with_backends(config, body))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocs.charging.currencies import MINOR_UNITS
+from ocs.config.gx import GxConfig, parse_gx
 from ocs.config.gy import GyConfig, parse_gy
 from ocs.config.radius import RadiusConfig, parse_radius
 from ocs.config.table import ConfigError, Table, is_hostport, is_ip, split_hostport
@@ -142,6 +143,7 @@ class Config:
     auc: AucConfig = field(default_factory=AucConfig)
     charging: ChargingConfig = field(default_factory=ChargingConfig)
     gy: GyConfig = field(default_factory=GyConfig)
+    gx: GxConfig = field(default_factory=GxConfig)
     radius: RadiusConfig = field(default_factory=RadiusConfig)
     # Both [redis] and [postgres] are in the file: the daemon then runs the ledger writer and housekeeping
     # whatever applications are enabled (an application that needs them opens them with their defaults).
@@ -320,6 +322,7 @@ def parse_config(mapping: Mapping[str, object], base_dir: Path | None = None) ->
         auc=_parse_auc(root.table("auc")),
         charging=_parse_charging(root.table("charging")),
         gy=parse_gy(root.table("gy")),
+        gx=parse_gx(root.table("gx")),
         radius=parse_radius(root.table("radius")),
         stores_configured="redis" in mapping and "postgres" in mapping,
     )

@@ -15,6 +15,7 @@ from ocs.charging.model import Unit
 from ocs.config import Config
 from ocs.diameter.dictionary import Dictionary
 from ocs.metrics import gy_charged_total, gy_requests_total, gy_sessions, gy_units_total
+from ocs.services.gx import exhausted_hook
 from ocs.services.gy_notify import GyNotifier, Send
 from ocs.store.cdrs import CdrWriter
 from ocs.store.guard import StoreGuard
@@ -67,7 +68,8 @@ def gy_application(config: Config, backends: Backends) -> Gy:
     return Gy(config.node.origin_host, config.node.origin_realm, config.gy,
               GuardedGyStore(gy_store(config, backends.redis), guard), charging.tariff,
               home_plmns=config.auc.home_plmns,
-              outcome=lambda kind, result: gy_requests_total.inc((kind, str(result))), usage=_usage)
+              outcome=lambda kind, result: gy_requests_total.inc((kind, str(result))), usage=_usage,
+              exhausted=exhausted_hook(backends.redis) if "gx" in config.diameter.applications else None)
 
 
 def _usage(unit: Unit, granted: int, used: int, charged: int) -> None:

@@ -34,6 +34,10 @@ async def audit(conn: asyncpg.Connection, action: str, target: str, detail: dict
                        actor(), action, target, json.dumps(detail))
 
 
+class UnknownPlan(LookupError):
+    """`subscriber set --plan CODE` names no plan."""
+
+
 @dataclass(frozen=True, slots=True)
 class Changes:
     """What `subscriber set` changes (None: unchanged)."""
@@ -45,6 +49,7 @@ class Changes:
     ambr_dl: int | None = None
     k: bytes | None = None
     opc: bytes | None = None
+    plan: str | None = None  # a Gx plan code (issue 10 point 1)
 
 
 async def list_subscribers(pool: asyncpg.Pool, *, status: str | None, after: str | None,
@@ -64,7 +69,7 @@ async def update_subscriber(pool: asyncpg.Pool, sealer: Sealer, charging: Chargi
     changed fields as {"field": {"from": old, "to": new}} (keys as "changed")."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
-            "SELECT imsi, msisdn, status, apns, ambr_ul, ambr_dl, account_id FROM subscribers "
+            "SELECT imsi, msisdn, status, apns, ambr_ul, ambr_dl, account_id, plan_code FROM subscribers "
             "WHERE imsi = $1 OR msisdn = $1 ORDER BY imsi = $1 DESC LIMIT 1 FOR UPDATE", who)
         if row is None:
             raise SubscriberNotFound(who)
@@ -85,6 +90,9 @@ async def update_subscriber(pool: asyncpg.Pool, sealer: Sealer, charging: Chargi
         put("apns", list(c.apns) if c.apns is not None else None, list(row["apns"]))
         put("ambr_ul", c.ambr_ul, row["ambr_ul"])
         put("ambr_dl", c.ambr_dl, row["ambr_dl"])
+        if c.plan is not None and not await conn.fetchval("SELECT true FROM plans WHERE code = $1", c.plan):
+            raise UnknownPlan(f"no plan {c.plan}")
+        put("plan_code", c.plan, row["plan_code"])
         if c.k is not None:
             put("k_enc", sealer.seal(c.k, aad("k", imsi)), None, "changed")
         if c.opc is not None:
@@ -101,6 +109,10 @@ async def update_subscriber(pool: asyncpg.Pool, sealer: Sealer, charging: Chargi
     store = charging.store
     if "k_enc" in changed or "opc_enc" in changed:
         await store.client.delete(store.key(imsi, "auc"))  # the AuC reloads the new keys from PostgreSQL
+    if "plan_code" in changed:  # pushed to the SIM's live PCEF sessions by RAR (ocs.services.gx_notify)
+        from ocs.services.gx_notify import notify_plan
+
+        await notify_plan(store, imsi)
     if "msisdn" in changed and row["account_id"] is not None:
         await charging.redis.unlink(imsi, row["msisdn"])
         await charging.redis.link(row["account_id"], imsi, changed["msisdn"]["to"])
@@ -126,4 +138,4 @@ async def close_account(charging: ChargingService, account: str, imsi: str) -> i
     return int(view.balance)
 
 
-__all__ = ["Changes", "actor", "audit", "close_account", "list_subscribers", "update_subscriber"]
+__all__ = ["Changes", "UnknownPlan", "actor", "audit", "close_account", "list_subscribers", "update_subscriber"]
