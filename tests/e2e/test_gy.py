@@ -341,7 +341,12 @@ def test_event_sms_debit_refund_check_and_price(ocs, pgw):
                              context=SMS))
     assert price.result_code == 2001 and avp_value(price, *COST) == 15
     assert ocs.balance(account) == (12, 0)
-    records = wait_for(lambda: ocsd_cli(ocs.config, "cdr", "show", "--account", account))
+    # the two records are written behind, independently: wait for both
+    def both() -> Any:
+        found = ocsd_cli(ocs.config, "cdr", "show", "--account", account)
+        return found if len(found) >= 2 else None
+
+    records = wait_for(both)
     assert sorted(c["cause"] for c in records) == ["event", "refund"]
 
 
