@@ -107,7 +107,7 @@ auth_listen = "127.0.0.1:{auth_port}"
 acct_listen = "127.0.0.1:{acct_port}"
 interim_interval = 60
 reap_interval = 0.5
-coa_timeout = 0.3
+coa_timeout = 1.0
 coa_retries = 2
 {radius_extra}
 
