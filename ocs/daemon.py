@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import structlog
 
 from ocs import __version__
+from ocs.admin.auth import Authenticator
 from ocs.admin.health import Health
-from ocs.admin.server import default_router, start_admin
+from ocs.admin.server import AdminServer, build_app, start_admin
 from ocs.apps.dispatch import DiameterApplication, Dispatch
 from ocs.backends import Backends, open_backends
 from ocs.config import Config, DiameterPeerConfig
@@ -74,7 +75,7 @@ class Daemon:
     dispatch: Dispatch | None = None  # None: built from the config's applications at start
     notifier: Notifier = field(default_factory=Notifier)
     diameter: DiameterServer | None = None
-    admin: asyncio.Server | None = None
+    admin: AdminServer | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _watchdog_task: asyncio.Task[None] | None = None
     backends: Backends | None = None
@@ -125,10 +126,10 @@ class Daemon:
         if self.radius is not None:
             await self.radius.start()
         admin_host, admin_port = split_hostport(cfg.admin.listen)
-        router = default_router()
-        Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout, cfg.admin.ledger_lag_limit,
-               tuple(cfg.diameter.listen)).add_routes(router)
-        self.admin = await start_admin(admin_host, admin_port, cfg.admin.token, router)
+        health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
+                        cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
+        app = build_app(Authenticator(cfg.admin.token), (health.add_routes,))
+        self.admin = await start_admin(admin_host, admin_port, app)
         self.diameter.start()
         self.notifier.ready()
         if self.notifier.watchdog_interval:
