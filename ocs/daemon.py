@@ -9,11 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
+from fastapi import FastAPI
 
 from ocs import __version__
+from ocs.admin import api_tokens
 from ocs.admin.auth import Authenticator
 from ocs.admin.health import Health
 from ocs.admin.server import AdminServer, build_app, start_admin
+from ocs.admin.tokens import TokenStore
 from ocs.apps.dispatch import DiameterApplication, Dispatch
 from ocs.backends import Backends, open_backends
 from ocs.config import Config, DiameterPeerConfig
@@ -67,6 +70,15 @@ def load_dictionaries(config: Config) -> Dictionary:
     if config.diameter.dictionaries:
         paths.append(config.diameter.dictionaries)  # type: ignore[arg-type]
     return load_dictionary(paths)
+
+
+def admin_app(token: str | None, backends: Backends | None, health: Health) -> FastAPI:
+    """The admin port's application: with the stores, tokens from PostgreSQL, their routes and the audit."""
+    if backends is None:
+        return build_app(Authenticator(token), (health.add_routes,))
+    tokens = TokenStore(backends.pool)
+    return build_app(Authenticator(token, tokens.lookup), (health.add_routes, api_tokens.routes(tokens)),
+                     pool=backends.pool)
 
 
 @dataclass
@@ -128,7 +140,7 @@ class Daemon:
         admin_host, admin_port = split_hostport(cfg.admin.listen)
         health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
                         cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
-        app = build_app(Authenticator(cfg.admin.token), (health.add_routes,))
+        app = admin_app(cfg.admin.token, self.backends, health)
         self.admin = await start_admin(admin_host, admin_port, app)
         self.diameter.start()
         self.notifier.ready()

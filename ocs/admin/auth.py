@@ -64,7 +64,10 @@ def need(permission: str) -> Callable[[Request], Awaitable[Principal]]:
         auth: Authenticator = request.app.state.auth
         if not auth.enabled:
             raise ApiError(403, "forbidden", "no admin token is configured ([admin] token)")
-        who = await auth.principal(request.headers.get("authorization", ""))
+        try:
+            who = await auth.principal(request.headers.get("authorization", ""))
+        except Exception as e:  # PostgreSQL down or slow: the caller may retry (RFC 9110 §15.6.4)
+            raise ApiError(503, "store_unavailable", f"cannot check the token: {e}") from e
         if who is None:
             raise ApiError(401, "unauthorized", "missing or wrong bearer token")
         if permission not in PERMISSIONS.get(who.role, frozenset()):

@@ -22,6 +22,7 @@ import socket
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
+import asyncpg
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -30,6 +31,7 @@ from pydantic import BaseModel
 
 from ocs import __version__, metrics
 from ocs.admin import problems
+from ocs.admin.audit import AuditMiddleware
 from ocs.admin.auth import Authenticator, Reader
 
 log = structlog.get_logger("ocs.admin")
@@ -49,8 +51,9 @@ class Info(BaseModel):
     version: str
 
 
-def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = ()) -> FastAPI:
-    """The admin application; each of `extra` adds its routes (health, resources, events)."""
+def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asyncpg.Pool | None = None) -> FastAPI:
+    """The admin application; each of `extra` adds its routes (health, resources, events); with `pool`, every
+    write is audited in PostgreSQL (ocs.admin.audit)."""
     app = FastAPI(title="ocsd admin API", version=__version__, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None, responses=problems.problem_responses(401, 403, 422))
     app.state.auth = auth
@@ -78,6 +81,8 @@ def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = ()) -> FastAP
     app.include_router(api)
     for add in extra:
         add(app)
+    if pool is not None:
+        app.add_middleware(AuditMiddleware, pool=pool)
     return app
 
 

@@ -70,6 +70,7 @@ def _register() -> None:
         status,
         subscriber_admin,
         subscribers,
+        tokens,
     )
 
     # these modules add commands to groups defined elsewhere (`db create`, `subscriber list|set`, `bundle
@@ -77,7 +78,7 @@ def _register() -> None:
     assert database.db_create and subscriber_admin.subscriber_set and catalog_admin.tariff_delete
 
     for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS,
-                  *hotspot.GROUPS):
+                  *hotspot.GROUPS, *tokens.GROUPS):
         cli.add_command(group)
 
 

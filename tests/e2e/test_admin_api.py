@@ -1,0 +1,135 @@
+"""The admin HTTP API through HTTP against the real daemon (`ocsd run`) with real Redis and PostgreSQL (issue
+16): tokens with roles made by the real CLI, refusals as RFC 9457 problem+json, every write audited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.integration.conftest import REDIS_URL, create_database, drop_database
+from tests.support.daemon_process import ROOT, DaemonProcess, backends_config, free_port, write_config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+ADMIN = {"Authorization": "Bearer test-token"}  # the config's [admin] token (write_config)
+
+
+@dataclass
+class Api:
+    config: Path
+    dsn: str
+    http: httpx.Client
+
+    def ocsd(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        return subprocess.run([sys.executable, "-c", "from ocs.cli import main; main()", *args, "-c",
+                               str(self.config)], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+
+    def token(self, role: str, name: str) -> dict[str, str]:
+        done = self.ocsd("token", "create", "--role", role, "--name", name, "--json")
+        assert done.returncode == 0, done.stderr
+        return {"Authorization": f"Bearer {json.loads(done.stdout)['token']}"}
+
+    def audit(self) -> list[dict[str, object]]:
+        async def rows() -> list[dict[str, object]]:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                rows = await conn.fetch("SELECT actor, action, target, detail FROM audit ORDER BY id")
+                return [dict(r) for r in rows]
+            finally:
+                await conn.close()
+        return asyncio.run(rows())
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp = tmp_path_factory.mktemp("admin_api")
+    name = "ocsd_e2e_" + secrets.token_hex(5)
+    dsn = asyncio.run(create_database(name))
+    admin = free_port()
+    config = write_config(tmp / "ocsd.toml", peers=[], diameter_port=free_port(), admin_port=admin,
+                          extra=backends_config(REDIS_URL, "ocsapi" + secrets.token_hex(3), dsn))
+    daemon = DaemonProcess(config, module="ocsd")
+    try:
+        daemon.start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{admin}", timeout=10) as http:
+            yield Api(config, dsn, http)
+    finally:
+        daemon.stop()
+        asyncio.run(drop_database(name))
+
+
+def is_problem(r: httpx.Response, status: int, code: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == f"urn:ocsd:problem:{code}"
+
+
+def test_health_routes_keep_their_meaning(api: Api):
+    assert api.http.get("/healthz").json() == {"status": "ok"}
+    r = api.http.get("/readyz")
+    assert r.status_code == 200 and r.json()["ready"] is True
+    assert api.http.get("/api/v1/status", headers=ADMIN).json()["ready"] is True
+    assert api.http.get("/metrics").status_code == 200
+
+
+def test_roles(api: Api):
+    read = api.token("read", "dashboard")
+    assert api.http.get("/api/v1/info", headers=read).status_code == 200
+    is_problem(api.http.get("/api/v1/tokens", headers=read), 403, "forbidden")  # token management: admin only
+    is_problem(api.http.post("/api/v1/tokens", headers=read, json={"role": "admin", "name": "x"}), 403, "forbidden")
+    operator = api.token("operator", "billing")
+    assert api.http.get("/api/v1/status", headers=operator).status_code == 200
+    is_problem(api.http.get("/api/v1/tokens", headers=operator), 403, "forbidden")
+    payments = api.token("payments", "psp")
+    is_problem(api.http.get("/api/v1/info", headers=payments), 403, "forbidden")  # payments only
+    is_problem(api.http.get("/api/v1/info", headers={"Authorization": "Bearer ocsd_nope"}), 401, "unauthorized")
+
+
+def test_tokens_over_http_and_cli_are_hashed_revocable_and_audited(api: Api):
+    r = api.http.post("/api/v1/tokens", headers=ADMIN, json={"role": "admin", "name": "portal"})
+    assert r.status_code == 201, r.text
+    portal = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert api.http.get("/api/v1/tokens", headers=portal).status_code == 200  # an admin token from the API
+    is_problem(api.http.post("/api/v1/tokens", headers=ADMIN, json={"role": "admin", "name": "portal"}),
+               409, "token_exists")
+    is_problem(api.http.post("/api/v1/tokens", headers=ADMIN, json={"role": "root", "name": "y"}),
+               422, "invalid_request")
+
+    listed = json.loads(api.ocsd("token", "list", "--json").stdout)
+    assert "portal" in {t["name"] for t in listed}
+    assert all("token" not in t for t in listed)
+    assert r.json()["token"] not in api.ocsd("token", "list").stdout
+
+    assert api.http.delete("/api/v1/tokens/portal", headers=ADMIN).status_code == 204
+    is_problem(api.http.get("/api/v1/info", headers=portal), 401, "unauthorized")
+    is_problem(api.http.delete("/api/v1/tokens/portal", headers=ADMIN), 404, "unknown_token")
+
+    done = api.ocsd("token", "revoke", "nobody")
+    assert done.returncode != 0
+
+    rows = api.audit()
+    assert any(r["actor"] == "config" and r["action"] == "token.create" and r["target"] == "portal" for r in rows)
+    writes = [(r["actor"], r["action"], r["target"], json.loads(str(r["detail"]))) for r in rows
+              if str(r["action"]).startswith("api.")]
+    assert ("config", "api.POST", "/api/v1/tokens", {"status": 201}) in writes
+    assert ("config", "api.POST", "/api/v1/tokens", {"status": 409}) in writes
+    assert ("config", "api.DELETE", "/api/v1/tokens/portal", {"status": 204}) in writes
+    assert any(r["action"] == "token.revoke" and r["actor"] == "config" for r in rows)
+
+
+def test_openapi_lists_the_routes(api: Api):
+    spec = api.http.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    assert {"/readyz", "/api/v1/status", "/api/v1/tokens", "/api/v1/tokens/{name}"} <= set(spec["paths"])
