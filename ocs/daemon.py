@@ -12,9 +12,10 @@ import structlog
 from fastapi import FastAPI
 
 from ocs import __version__
-from ocs.admin import api_tokens
+from ocs.admin import api_accounts, api_tokens
 from ocs.admin.auth import Authenticator
 from ocs.admin.health import Health
+from ocs.admin.idempotency import Idempotency
 from ocs.admin.server import AdminServer, build_app, start_admin
 from ocs.admin.tokens import TokenStore
 from ocs.apps.dispatch import DiameterApplication, Dispatch
@@ -72,13 +73,14 @@ def load_dictionaries(config: Config) -> Dictionary:
     return load_dictionary(paths)
 
 
-def admin_app(token: str | None, backends: Backends | None, health: Health) -> FastAPI:
-    """The admin port's application: with the stores, tokens from PostgreSQL, their routes and the audit."""
-    if backends is None:
-        return build_app(Authenticator(token), (health.add_routes,))
+def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService | None, health: Health) -> FastAPI:
+    """The admin port's application: with the stores, tokens from PostgreSQL, the resources and the audit."""
+    if backends is None or charging is None:
+        return build_app(Authenticator(cfg.admin.token), (health.add_routes,))
     tokens = TokenStore(backends.pool)
-    return build_app(Authenticator(token, tokens.lookup), (health.add_routes, api_tokens.routes(tokens)),
-                     pool=backends.pool)
+    resources = api_accounts.routes(charging, Idempotency(backends.redis), cfg.charging.currency)
+    return build_app(Authenticator(cfg.admin.token, tokens.lookup),
+                     (health.add_routes, api_tokens.routes(tokens), resources), pool=backends.pool)
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Daemon:
     backends: Backends | None = None
     housekeeping: Housekeeping | None = None
     radius: RadiusRuntime | None = None
+    charging: ChargingService | None = None  # the service the admin API shares with housekeeping
 
     async def start(self) -> None:
         cfg = self.config
@@ -140,7 +143,7 @@ class Daemon:
         admin_host, admin_port = split_hostport(cfg.admin.listen)
         health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
                         cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
-        app = admin_app(cfg.admin.token, self.backends, health)
+        app = admin_app(cfg, self.backends, self.charging, health)
         self.admin = await start_admin(admin_host, admin_port, app)
         self.diameter.start()
         self.notifier.ready()
@@ -153,6 +156,7 @@ class Daemon:
         """The ledger writer, the reservation reaper and bundle expiry (ocs.services.housekeeping)."""
         charging = ChargingService(backends.redis, backends.pool)
         await charging.load()
+        self.charging = charging
         c = self.config.charging
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
                                          jobs=self.radius.jobs() if self.radius is not None else [])

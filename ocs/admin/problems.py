@@ -109,7 +109,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(ApiError, on_api)
     app.add_exception_handler(charging.ChargingError, on_charging)
+    async def on_value(_request: Request, exc: Exception) -> JSONResponse:
+        return problem(422, "invalid_request", str(exc))  # a service's own check of an argument
+
     app.add_exception_handler(domain.DomainError, on_domain)
+    app.add_exception_handler(ValueError, on_value)
 
 
 __all__ = ["PROBLEM_JSON", "ApiError", "Problem", "install", "problem", "problem_responses"]

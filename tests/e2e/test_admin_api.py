@@ -133,3 +133,78 @@ def test_openapi_lists_the_routes(api: Api):
     spec = api.http.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
     assert {"/readyz", "/api/v1/status", "/api/v1/tokens", "/api/v1/tokens/{name}"} <= set(spec["paths"])
+
+
+def new_account(api: Api, currency: str = "EUR") -> str:
+    r = api.http.post("/api/v1/accounts", headers=ADMIN, json={"currency": currency})
+    assert r.status_code == 201, r.text
+    assert r.json()["currency"] == currency
+    return str(r.json()["account"])
+
+
+def test_accounts_money_and_ledger(api: Api):
+    acc = new_account(api)
+    shown = api.http.get(f"/api/v1/accounts/{acc}", headers=ADMIN).json()
+    assert shown == {"account": acc, "currency": "EUR", "balance": 0, "held": 0, "bundles": []}
+    r = api.http.post(f"/api/v1/accounts/{acc}/topup", headers={**ADMIN, "Idempotency-Key": "t1"},
+                      json={"amount": 1500})
+    assert r.status_code == 200, r.text
+    assert r.json()["balance"] == 1500 and r.json()["currency"] == "EUR" and r.json()["duplicate"] is False
+    r = api.http.post(f"/api/v1/accounts/{acc}/adjust", headers=ADMIN,
+                      json={"amount": -500, "reason": "goodwill reversed", "ref": "adj-1"})
+    assert r.status_code == 200 and r.json()["balance"] == 1000
+    r = api.http.post(f"/api/v1/accounts/{acc}/refund", headers=ADMIN, json={"amount": 250, "reason": "outage",
+                                                                             "ref": "ref-1"})
+    assert r.status_code == 200 and r.json()["balance"] == 1250
+    is_problem(api.http.post(f"/api/v1/accounts/{acc}/adjust", headers=ADMIN,
+                             json={"amount": -5000, "reason": "too much", "ref": "adj-2"}), 409, "insufficient_funds")
+    is_problem(api.http.post(f"/api/v1/accounts/{acc}/topup", headers=ADMIN, json={"amount": 1}),
+               422, "invalid_request")  # neither Idempotency-Key nor ref
+    is_problem(api.http.post(f"/api/v1/accounts/{acc}/topup", headers=ADMIN, json={"amount": 0, "ref": "z"}),
+               422, "invalid_request")
+    is_problem(api.http.get("/api/v1/accounts/nobody-here", headers=ADMIN), 404, "unknown_account")
+    is_problem(api.http.post("/api/v1/accounts/nobody-here/topup", headers=ADMIN, json={"amount": 5, "ref": "x"}),
+               404, "unknown_account")
+    is_problem(api.http.post(f"/api/v1/accounts/{acc}/bundles", headers=ADMIN, json={"bundle": "NOPE", "ref": "b"}),
+               404, "unknown_bundle")
+    ledger = api.http.get(f"/api/v1/accounts/{acc}/ledger", headers=ADMIN).json()
+    assert [(e["kind"], e["amount"], e["balance_after"]) for e in ledger] == [
+        ("refund", 250, 1250), ("adjust", -500, 1000), ("topup", 1500, 1500)]
+    assert api.http.get("/api/v1/bundles", headers=ADMIN).status_code == 200
+    assert api.http.get("/api/v1/tariffs", headers=ADMIN).status_code == 200
+
+
+def test_a_read_token_cannot_top_up(api: Api):
+    acc = new_account(api)
+    read = api.token("read", "reader-2")
+    assert api.http.get(f"/api/v1/accounts/{acc}", headers=read).status_code == 200
+    r = api.http.post(f"/api/v1/accounts/{acc}/topup", headers={**read, "Idempotency-Key": "r1"},
+                      json={"amount": 10})
+    is_problem(r, 403, "forbidden")
+    assert api.http.get(f"/api/v1/accounts/{acc}", headers=read).json()["balance"] == 0
+    operator = api.token("operator", "billing-2")
+    r = api.http.post(f"/api/v1/accounts/{acc}/topup", headers={**operator, "Idempotency-Key": "o1"},
+                      json={"amount": 10})
+    assert r.status_code == 200 and r.json()["balance"] == 10
+
+
+def test_idempotent_top_up_under_20_concurrent_repeats_credits_once(api: Api):
+    acc = new_account(api)
+    headers = {**ADMIN, "Idempotency-Key": "pay-" + secrets.token_hex(4)}
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=api.http.base_url, timeout=10) as c:
+            return list(await asyncio.gather(*(c.post(f"/api/v1/accounts/{acc}/topup", headers=headers,
+                                                      json={"amount": 700}) for _ in range(20))))
+
+    answers = asyncio.run(burst())
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    assert len({r.text for r in answers}) == 1  # every repeat gets the first answer
+    assert answers[0].json()["balance"] == 700 and answers[0].json()["duplicate"] is False
+    assert api.http.get(f"/api/v1/accounts/{acc}", headers=ADMIN).json()["balance"] == 700
+    again = api.http.post(f"/api/v1/accounts/{acc}/topup", headers=headers, json={"amount": 700})
+    assert again.text == answers[0].text
+    is_problem(api.http.post(f"/api/v1/accounts/{acc}/topup", headers=headers, json={"amount": 701}),
+               422, "idempotency_key_reused")
+    assert api.http.get(f"/api/v1/accounts/{acc}", headers=ADMIN).json()["balance"] == 700
+    assert len(api.http.get(f"/api/v1/accounts/{acc}/ledger", headers=ADMIN).json()) == 1
