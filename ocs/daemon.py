@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from ocs import __version__
-from ocs.admin import api_accounts, api_tokens
+from ocs.admin import api_accounts, api_subscribers, api_tokens
 from ocs.admin.auth import Authenticator
 from ocs.admin.health import Health
 from ocs.admin.idempotency import Idempotency
@@ -27,9 +27,11 @@ from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
 from ocs.services.charging import ChargingService
+from ocs.services.hotspot import HotspotService
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.services.radius_runtime import RadiusRuntime
+from ocs.services.subscribers import SubscriberService
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 from ocs.transport.trace import Tracer
@@ -78,9 +80,14 @@ def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService 
     if backends is None or charging is None:
         return build_app(Authenticator(cfg.admin.token), (health.add_routes,))
     tokens = TokenStore(backends.pool)
-    resources = api_accounts.routes(charging, Idempotency(backends.redis), cfg.charging.currency)
-    return build_app(Authenticator(cfg.admin.token, tokens.lookup),
-                     (health.add_routes, api_tokens.routes(tokens), resources), pool=backends.pool)
+    routes = [health.add_routes, api_tokens.routes(tokens),
+              api_accounts.routes(charging, Idempotency(backends.redis), cfg.charging.currency)]
+    if not isinstance(backends.keys, Exception):  # subscribers need the key sealer
+        subscribers = SubscriberService(backends.pool, backends.sealer, charging, currency=cfg.charging.currency,
+                                        ind_bits=cfg.auc.ind_bits)
+        routes.append(api_subscribers.routes(subscribers, HotspotService(backends.redis, backends.pool),
+                                             cfg.radius.voucher_length, cfg.charging.currency))
+    return build_app(Authenticator(cfg.admin.token, tokens.lookup), tuple(routes), pool=backends.pool)
 
 
 @dataclass

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocs.charging import errors as charging
+from ocs.provisioning import SubscriberExists, SubscriberNotFound
+from ocs.services.hotspot import PackageExists, UnknownPackage
 from ocs.subscribers import errors as domain
 
 PROBLEM_JSON = "application/problem+json"
@@ -46,6 +48,14 @@ DOMAIN: dict[type[domain.DomainError], tuple[str, int]] = {
     domain.Blocked: ("blocked", 409),
     domain.UnknownSession: ("unknown_session", 404),
     domain.StoreUnavailable: ("store_unavailable", 503),
+}
+
+# Provisioning errors (ocs.provisioning, hotspot packages) -> (code, HTTP status); the first match wins.
+PROVISIONING: dict[type[Exception], tuple[str, int]] = {
+    SubscriberExists: ("subscriber_exists", 409),
+    SubscriberNotFound: ("unknown_subscriber", 404),
+    UnknownPackage: ("unknown_package", 404),
+    PackageExists: ("package_exists", 409),
 }
 
 # Generic HTTP statuses -> code (errors not raised by the domain: auth, routing, validation).
@@ -112,7 +122,15 @@ def install(app: FastAPI) -> None:
     async def on_value(_request: Request, exc: Exception) -> JSONResponse:
         return problem(422, "invalid_request", str(exc))  # a service's own check of an argument
 
+    async def on_provisioning(_request: Request, exc: Exception) -> JSONResponse:
+        for cls, (code, status) in PROVISIONING.items():
+            if isinstance(exc, cls):
+                return problem(status, code, str(exc))
+        return problem(409, "conflict", str(exc))
+
     app.add_exception_handler(domain.DomainError, on_domain)
+    for cls in PROVISIONING:
+        app.add_exception_handler(cls, on_provisioning)
     app.add_exception_handler(ValueError, on_value)
 
 

@@ -208,3 +208,47 @@ def test_idempotent_top_up_under_20_concurrent_repeats_credits_once(api: Api):
                422, "idempotency_key_reused")
     assert api.http.get(f"/api/v1/accounts/{acc}", headers=ADMIN).json()["balance"] == 700
     assert len(api.http.get(f"/api/v1/accounts/{acc}/ledger", headers=ADMIN).json()) == 1
+
+
+K = "465b5ce8b199b49faa5f0a2ee238a6bc"
+OPC = "cd63cb71954a9f4e48a5994e37a02baf"
+
+
+def test_subscribers(api: Api):
+    imsi, msisdn = "001010000012345", "15550012345"
+    r = api.http.post("/api/v1/subscribers", headers=ADMIN, json={"imsi": imsi, "msisdn": msisdn, "k": K, "opc": OPC})
+    assert r.status_code == 201, r.text
+    account = r.json()["account"]
+    is_problem(api.http.post("/api/v1/subscribers", headers=ADMIN,
+                             json={"imsi": imsi, "msisdn": "15550099999", "k": K, "opc": OPC}),
+               409, "subscriber_exists")
+    is_problem(api.http.post("/api/v1/subscribers", headers=ADMIN,
+                             json={"imsi": "001010000012346", "msisdn": "15550012346", "k": "zz", "opc": OPC}),
+               422, "invalid_request")
+    shown = api.http.get(f"/api/v1/subscribers/{msisdn}", headers=ADMIN).json()
+    assert shown["imsi"] == imsi and shown["account"] == account and "k" not in shown and "opc" not in shown
+    page = api.http.get("/api/v1/subscribers", headers=ADMIN, params={"limit": 10}).json()
+    assert imsi in {s["imsi"] for s in page}
+    r = api.http.patch(f"/api/v1/subscribers/{imsi}", headers=ADMIN, json={"status": "blocked"})
+    assert r.status_code == 200 and "status" in r.json()["changed"], r.text
+    assert api.http.get("/api/v1/subscribers", headers=ADMIN, params={"status": "blocked"}).json()[0]["imsi"] == imsi
+    api.http.post(f"/api/v1/accounts/{account}/topup", headers=ADMIN, json={"amount": 5, "ref": "s1"})
+    is_problem(api.http.delete(f"/api/v1/subscribers/{imsi}", headers=ADMIN), 409, "subscriber_exists")
+    assert api.http.delete(f"/api/v1/subscribers/{imsi}", headers=ADMIN, params={"force": "true"}).status_code == 204
+    is_problem(api.http.get(f"/api/v1/subscribers/{imsi}", headers=ADMIN), 404, "unknown_subscriber")
+
+
+def test_hotspot_vouchers_as_json_and_csv(api: Api):
+    done = api.ocsd("hotspot", "package", "create", "--code", "1h", "--name", "One hour", "--time-seconds", "3600",
+                    "--rate-limit", "2M/4M", "--validity-hours", "24", "--price", "100")
+    assert done.returncode == 0, done.stderr
+    assert "1h" in {p["code"] for p in api.http.get("/api/v1/hotspot/packages", headers=ADMIN).json()}
+    r = api.http.post("/api/v1/hotspot/vouchers", headers=ADMIN, json={"package": "1h", "count": 3})
+    assert r.status_code == 201 and r.json()["count"] == 3 and len(set(r.json()["codes"])) == 3
+    r = api.http.post("/api/v1/hotspot/vouchers", headers=ADMIN, params={"format": "csv"},
+                      json={"package": "1h", "count": 2})
+    assert r.status_code == 201 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.strip().splitlines()
+    assert lines[0] == "code,package" and len(lines) == 3 and all(line.endswith(",1h") for line in lines[1:])
+    is_problem(api.http.post("/api/v1/hotspot/vouchers", headers=ADMIN, json={"package": "nope", "count": 1}),
+               404, "unknown_package")
