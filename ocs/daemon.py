@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from ocs import __version__
-from ocs.admin import api_accounts, api_subscribers, api_tokens
+from ocs.admin import api_accounts, api_subscribers, api_tokens, events
 from ocs.admin.auth import Authenticator
 from ocs.admin.health import Health
 from ocs.admin.idempotency import Idempotency
@@ -81,7 +81,8 @@ def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService 
         return build_app(Authenticator(cfg.admin.token), (health.add_routes,))
     tokens = TokenStore(backends.pool)
     routes = [health.add_routes, api_tokens.routes(tokens),
-              api_accounts.routes(charging, Idempotency(backends.redis), cfg.charging.currency)]
+              api_accounts.routes(charging, Idempotency(backends.redis), cfg.charging.currency),
+              events.routes(backends.pool)]
     if not isinstance(backends.keys, Exception):  # subscribers need the key sealer
         subscribers = SubscriberService(backends.pool, backends.sealer, charging, currency=cfg.charging.currency,
                                         ind_bits=cfg.auc.ind_bits)

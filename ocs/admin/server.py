@@ -21,6 +21,7 @@ import logging
 import socket
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
@@ -57,6 +58,7 @@ def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asy
     app = FastAPI(title="ocsd admin API", version=__version__, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None, responses=problems.problem_responses(401, 403, 422))
     app.state.auth = auth
+    app.state.closers = []  # coroutine functions run once the server stopped (AdminServer.wait_closed)
     problems.install(app)
 
     @app.get("/metrics", response_class=Response, tags=["health"],
@@ -116,6 +118,9 @@ class AdminServer:
     async def wait_closed(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
+        app: Any = self.server.config.app
+        for close in app.state.closers:
+            await close()
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -252,3 +253,50 @@ def test_hotspot_vouchers_as_json_and_csv(api: Api):
     assert lines[0] == "code,package" and len(lines) == 3 and all(line.endswith(",1h") for line in lines[1:])
     is_problem(api.http.post("/api/v1/hotspot/vouchers", headers=ADMIN, json={"package": "nope", "count": 1}),
                404, "unknown_package")
+
+
+async def next_events(lines: Any, n: int) -> list[dict[str, Any]]:
+    """The next `n` events of an SSE stream (comment lines skipped)."""
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    async with asyncio.timeout(15):
+        async for line in lines:
+            if line == "":
+                if "data" in current:
+                    events.append(current)
+                    if len(events) == n:
+                        return events
+                current = {}
+            elif not line.startswith(":"):
+                field, _, value = line.partition(": ")
+                current[field] = json.loads(value) if field == "data" else value
+    return events
+
+
+def test_events_balance_changed_after_top_up_and_resume_after_a_drop(api: Api):
+    acc = new_account(api)
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(base_url=api.http.base_url, timeout=15) as c:
+            params = {"account": acc, "type": "balance.changed"}
+            async with c.stream("GET", "/api/v1/events", headers=ADMIN, params=params) as r:
+                assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+                lines = r.aiter_lines()
+                await asyncio.sleep(0.3)  # the stream is open (it starts at the latest event)
+                t = await c.post(f"/api/v1/accounts/{acc}/topup", headers=ADMIN, json={"amount": 100, "ref": "e1"})
+                assert t.status_code == 200
+                (first,) = await next_events(lines, 1)
+            assert first["event"] == "balance.changed"
+            assert first["data"]["account"] == acc and first["data"]["balance"] == 100
+            # dropped; two changes happen meanwhile (and one of another account, filtered out)
+            for amount, ref in ((50, "e2"), (25, "e3")):
+                await c.post(f"/api/v1/accounts/{acc}/topup", headers=ADMIN, json={"amount": amount, "ref": ref})
+            other = new_account(api)
+            await c.post(f"/api/v1/accounts/{other}/topup", headers=ADMIN, json={"amount": 1, "ref": "o"})
+            async with c.stream("GET", "/api/v1/events", params=params,
+                                headers={**ADMIN, "Last-Event-ID": first["id"]}) as r:
+                resumed = await next_events(r.aiter_lines(), 2)
+            assert [e["data"]["balance"] for e in resumed] == [150, 175]
+            assert int(first["id"]) < int(resumed[0]["id"]) < int(resumed[1]["id"])
+
+    asyncio.run(scenario())

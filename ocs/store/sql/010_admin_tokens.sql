@@ -9,3 +9,15 @@ CREATE TABLE admin_tokens (
     revoked_at  timestamptz
 );
 CREATE UNIQUE INDEX admin_tokens_live_name ON admin_tokens (name) WHERE revoked_at IS NULL;
+
+-- Live events of the admin API (issue 16 point 5): every ledger row gets a global, increasing event id (the
+-- SSE `id`, resumed with Last-Event-ID), and each insert statement notifies the `ocsd_ledger` channel so the
+-- event streams wake without polling. Adding the column numbers the rows already there.
+ALTER TABLE ledger ADD COLUMN event_id bigserial;
+CREATE UNIQUE INDEX ledger_event_id ON ledger (event_id);
+CREATE FUNCTION ocsd_ledger_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('ocsd_ledger', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER ledger_notify AFTER INSERT ON ledger FOR EACH STATEMENT EXECUTE FUNCTION ocsd_ledger_notify();
