@@ -10,6 +10,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,6 +21,8 @@ from ocs.charging import errors as charging
 from ocs.provisioning import SubscriberExists, SubscriberNotFound
 from ocs.services.hotspot import PackageExists, UnknownPackage
 from ocs.subscribers import errors as domain
+
+log = structlog.get_logger("ocs.admin")
 
 PROBLEM_JSON = "application/problem+json"
 PREFIX = "urn:ocsd:problem:"
@@ -128,7 +131,12 @@ def install(app: FastAPI) -> None:
                 return problem(status, code, str(exc))
         return problem(409, "conflict", str(exc))
 
+    async def on_internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("admin-handler-failed", method=request.method, path=request.url.path, error=repr(exc))
+        return problem(500, "internal_error", "internal error")
+
     app.add_exception_handler(domain.DomainError, on_domain)
+    app.add_exception_handler(Exception, on_internal)
     for cls in PROVISIONING:
         app.add_exception_handler(cls, on_provisioning)
     app.add_exception_handler(ValueError, on_value)
