@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from ocs.admin.auth import Reader, Writer
@@ -20,6 +20,7 @@ from ocs.services.charging import ChargingService
 
 INT64 = 2**63 - 1
 AccountId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+AccountPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 
@@ -162,7 +163,7 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
             return AccountCreated(account=await charging.open_account(currency, body.account), currency=currency)
 
         @app.get("/api/v1/accounts/{account}", tags=["accounts"], responses=problem_responses(404))
-        async def show_account(account: str, _who: Reader) -> AccountOut:
+        async def show_account(account: AccountPath, _who: Reader) -> AccountOut:
             """Balance, the part held by open sessions, and bundles."""
             return _account(await charging.account(account))
 
@@ -185,27 +186,27 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
             return MoneyOut(**await once(request, who, key, answer))
 
         @app.post("/api/v1/accounts/{account}/topup", tags=["money"], responses=MONEY_ERRORS)
-        async def top_up(account: str, body: MoneyIn, request: Request, who: Writer,
+        async def top_up(account: AccountPath, body: MoneyIn, request: Request, who: Writer,
                          idempotency_key: IdemKey = None) -> MoneyOut:
             """Credit airtime (idempotent by Idempotency-Key, or by `ref`)."""
             return await money(request, "topup", account, body.amount, idempotency_key, body.ref, "", who.name)
 
         @app.post("/api/v1/accounts/{account}/adjust", tags=["money"], responses=MONEY_ERRORS)
-        async def adjust(account: str, body: CorrectionIn, request: Request, who: Writer,
+        async def adjust(account: AccountPath, body: CorrectionIn, request: Request, who: Writer,
                          idempotency_key: IdemKey = None) -> MoneyOut:
             """An operator's correction: a credit (> 0) or a debit (< 0, never below the available balance)."""
             return await money(request, "adjust", account, body.amount, idempotency_key, body.ref, body.reason,
                                who.name)
 
         @app.post("/api/v1/accounts/{account}/refund", tags=["money"], responses=MONEY_ERRORS)
-        async def refund(account: str, body: CorrectionIn, request: Request, who: Writer,
+        async def refund(account: AccountPath, body: CorrectionIn, request: Request, who: Writer,
                          idempotency_key: IdemKey = None) -> MoneyOut:
             """Give money back (amount > 0) with a reason."""
             return await money(request, "refund", account, body.amount, idempotency_key, body.ref, body.reason,
                                who.name)
 
         @app.post("/api/v1/accounts/{account}/bundles", tags=["money"], responses=MONEY_ERRORS)
-        async def purchase(account: str, body: PurchaseIn, request: Request, who: Writer,
+        async def purchase(account: AccountPath, body: PurchaseIn, request: Request, who: Writer,
                            idempotency_key: IdemKey = None) -> PurchaseOut:
             """Buy a catalog bundle with airtime (debit and activation together, or neither)."""
             effective = ref_for(idempotency_key, body.ref)
@@ -218,7 +219,7 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
             return PurchaseOut(**await once(request, who.name, idempotency_key, answer))
 
         @app.get("/api/v1/accounts/{account}/ledger", tags=["ledger"], responses=problem_responses(404))
-        async def ledger(account: str, _who: Reader,
+        async def ledger(account: AccountPath, _who: Reader,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[LedgerOut]:
             """The latest ledger entries of the account, newest first."""
             await charging.account(account)

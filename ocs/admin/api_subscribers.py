@@ -8,7 +8,7 @@ import io
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,7 @@ from ocs.services.hotspot import HotspotService
 from ocs.services.subscriber_admin import Changes, list_subscribers, update_subscriber
 from ocs.services.subscribers import SubscriberService
 
+Who = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="IMSI or MSISDN")]
 Hex = Annotated[str, Field(min_length=1, max_length=66)]
 
 
@@ -83,7 +84,7 @@ class PackageOut(BaseModel):
 
 
 class VouchersIn(BaseModel):
-    package: str = Field(min_length=1, max_length=32)
+    package: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
     count: int = Field(ge=1, le=10_000)
     bind_mac: bool = False
 
@@ -108,7 +109,7 @@ def routes(subscribers: SubscriberService, hotspot: HotspotService, voucher_leng
                                                                        limit=limit)]
 
         @app.get("/api/v1/subscribers/{who}", tags=["subscribers"], responses=problem_responses(404))
-        async def show(who: str, _who: Reader) -> SubscriberOut:
+        async def show(who: Who, _who: Reader) -> SubscriberOut:
             """One subscriber by IMSI or MSISDN."""
             v = (await subscribers.show(who)).as_dict()
             v["apns"] = list(v["apns"])
@@ -129,7 +130,7 @@ def routes(subscribers: SubscriberService, hotspot: HotspotService, voucher_leng
             return SubscriberAdded(imsi=s.imsi, account=account)
 
         @app.patch("/api/v1/subscribers/{who}", tags=["subscribers"], responses=problem_responses(404, 409))
-        async def set_(who: str, body: SubscriberChanges, _who: Writer) -> Changed:
+        async def set_(who: Who, body: SubscriberChanges, _who: Writer) -> Changed:
             """Change MSISDN, status or APNs (audited field by field)."""
             c = Changes(msisdn=msisdn(body.msisdn) if body.msisdn else None, status=body.status,
                         apns=tuple(body.apns) if body.apns else None)
@@ -139,7 +140,7 @@ def routes(subscribers: SubscriberService, hotspot: HotspotService, voucher_leng
 
         @app.delete("/api/v1/subscribers/{who}", status_code=204, tags=["subscribers"],
                     responses=problem_responses(404, 409))
-        async def delete(who: str, _who: Writer, force: bool = False) -> None:
+        async def delete(who: Who, _who: Writer, force: bool = False) -> None:
             """Remove a subscriber (its account too when no other SIM uses it; refused while it holds money or
             bundles unless `force`)."""
             await subscribers.delete(who, force=force)

@@ -34,7 +34,7 @@ class Idempotency:
                   answer: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         """The stored first answer for (who, key), or `answer()` stored as the first one."""
         if not key or len(key) > MAX_KEY or not key.isprintable():
-            raise ApiError(400, "bad_request", "Idempotency-Key: 1 to 128 printable characters")
+            raise ApiError(422, "invalid_request", "Idempotency-Key: 1 to 128 printable characters")
         name, digest = self._key(who, key), hashlib.sha256(fingerprint).hexdigest()
         client = self.store.client
         await client.hsetnx(name, "fingerprint", digest)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -139,7 +140,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_internal)
     for cls in PROVISIONING:
         app.add_exception_handler(cls, on_provisioning)
-    app.add_exception_handler(ValueError, on_value)
+    app.add_exception_handler(ValueError, on_value)  # UnicodeEncodeError too (a lone surrogate in a string)
+    app.add_exception_handler(asyncpg.DataError, on_value)  # e.g. a NUL character PostgreSQL cannot store
 
 
 __all__ = ["PROBLEM_JSON", "ApiError", "Problem", "install", "problem", "problem_responses"]
