@@ -36,17 +36,20 @@ class Idempotency:
         if not key or len(key) > MAX_KEY or not key.isprintable():
             raise ApiError(422, "invalid_request", "Idempotency-Key: 1 to 128 printable characters")
         name, digest = self._key(who, key), hashlib.sha256(fingerprint).hexdigest()
-        client = self.store.client
-        await client.hsetnx(name, "fingerprint", digest)
-        await client.expire(name, KEY_TTL, nx=True)
-        stored = await client.hmget(name, ["fingerprint", "answer"])
+        pipe = self.store.client.pipeline(transaction=False)  # one round trip each side of the operation
+        pipe.hsetnx(name, "fingerprint", digest)
+        pipe.expire(name, KEY_TTL, nx=True)
+        pipe.hmget(name, ["fingerprint", "answer"])
+        stored = (await pipe.execute())[2]
         if stored[0] != digest:
             raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request")
         if stored[1] is not None:
             return dict(json.loads(stored[1]))
         result = await answer()
-        await client.hsetnx(name, "answer", json.dumps(result, separators=(",", ":")))
-        first = await client.hget(name, "answer")
+        pipe = self.store.client.pipeline(transaction=False)
+        pipe.hsetnx(name, "answer", json.dumps(result, separators=(",", ":")))
+        pipe.hget(name, "answer")
+        first = (await pipe.execute())[1]
         return dict(json.loads(first)) if first is not None else result
 
 

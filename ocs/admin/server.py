@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from ocs import __version__, metrics
 from ocs.admin import problems
-from ocs.admin.audit import AuditMiddleware
+from ocs.admin.audit import AuditMiddleware, AuditWriter
 from ocs.admin.auth import Authenticator, Reader
 
 log = structlog.get_logger("ocs.admin")
@@ -84,7 +84,9 @@ def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asy
     for add in extra:
         add(app)
     if pool is not None:
-        app.add_middleware(AuditMiddleware, pool=pool)
+        writer = AuditWriter(pool)
+        app.add_middleware(AuditMiddleware, writer=writer)
+        app.state.closers.append(writer.close)
     return app
 
 
