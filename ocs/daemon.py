@@ -9,10 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
+from fastapi import FastAPI
 
 from ocs import __version__
+from ocs.admin import api_accounts, api_subscribers, api_tokens, events
+from ocs.admin.auth import Authenticator
 from ocs.admin.health import Health
-from ocs.admin.server import default_router, start_admin
+from ocs.admin.idempotency import Idempotency
+from ocs.admin.server import AdminServer, build_app, start_admin
+from ocs.admin.tokens import TokenStore
 from ocs.apps.dispatch import DiameterApplication, Dispatch
 from ocs.backends import Backends, open_backends
 from ocs.config import Config, DiameterPeerConfig
@@ -26,9 +31,11 @@ from ocs.services.gx import gx_application, gx_store
 from ocs.services.gx_notify import GxNotifier, gx_notifier
 from ocs.services.gy import gy_application, gy_jobs, gy_notifier
 from ocs.services.gy_notify import GyNotifier
+from ocs.services.hotspot import HotspotService
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.services.radius_runtime import RadiusRuntime
+from ocs.services.subscribers import SubscriberService
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 from ocs.transport.trace import Tracer
@@ -74,13 +81,29 @@ def load_dictionaries(config: Config) -> Dictionary:
     return load_dictionary(paths)
 
 
+def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService | None, health: Health) -> FastAPI:
+    """The admin port's application: with the stores, tokens from PostgreSQL, the resources and the audit."""
+    if backends is None or charging is None:
+        return build_app(Authenticator(cfg.admin.token), (health.add_routes,))
+    tokens = TokenStore(backends.pool)
+    routes = [health.add_routes, api_tokens.routes(tokens),
+              api_accounts.routes(charging, Idempotency(backends.redis), cfg.charging.currency),
+              events.routes(backends.pool)]
+    if not isinstance(backends.keys, Exception):  # subscribers need the key sealer
+        subscribers = SubscriberService(backends.pool, backends.sealer, charging, currency=cfg.charging.currency,
+                                        ind_bits=cfg.auc.ind_bits)
+        routes.append(api_subscribers.routes(subscribers, HotspotService(backends.redis, backends.pool),
+                                             cfg.radius.voucher_length, cfg.charging.currency))
+    return build_app(Authenticator(cfg.admin.token, tokens.lookup), tuple(routes), pool=backends.pool)
+
+
 @dataclass
 class Daemon:
     config: Config
     dispatch: Dispatch | None = None  # None: built from the config's applications at start
     notifier: Notifier = field(default_factory=Notifier)
     diameter: DiameterServer | None = None
-    admin: asyncio.Server | None = None
+    admin: AdminServer | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _watchdog_task: asyncio.Task[None] | None = None
     backends: Backends | None = None
@@ -88,6 +111,7 @@ class Daemon:
     gy_notifier: GyNotifier | None = None
     gx_notifier: GxNotifier | None = None
     radius: RadiusRuntime | None = None
+    charging: ChargingService | None = None  # the service the admin API shares with housekeeping
 
     async def start(self) -> None:
         cfg = self.config
@@ -133,10 +157,10 @@ class Daemon:
         if self.radius is not None:
             await self.radius.start()
         admin_host, admin_port = split_hostport(cfg.admin.listen)
-        router = default_router()
-        Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout, cfg.admin.ledger_lag_limit,
-               tuple(cfg.diameter.listen)).add_routes(router)
-        self.admin = await start_admin(admin_host, admin_port, cfg.admin.token, router)
+        health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
+                        cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
+        app = admin_app(cfg, self.backends, self.charging, health)
+        self.admin = await start_admin(admin_host, admin_port, app)
         self.diameter.start()
         if "gy" in cfg.diameter.applications and self.backends is not None:
             self.gy_notifier = gy_notifier(cfg, self.backends, self.diameter.request, node.dictionary)
@@ -157,6 +181,7 @@ class Daemon:
         charging = ChargingService(backends.redis, backends.pool)
         await charging.load()
         backends.charging = charging
+        self.charging = charging
         c = self.config.charging
         jobs, flushes = gy_jobs(self.config, backends)
         if self.radius is not None:

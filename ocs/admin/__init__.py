@@ -1,5 +1,5 @@
-"""Admin HTTP port: /metrics, /healthz and token-protected management routes."""
+"""Admin HTTP port: FastAPI under uvicorn in the daemon's loop (/metrics, /healthz, /readyz, /api/v1/...)."""
 
-from ocs.admin.server import Request, Response, Router, default_router, start_admin
+from ocs.admin.server import AdminServer, build_app, start_admin
 
-__all__ = ["Request", "Response", "Router", "default_router", "start_admin"]
+__all__ = ["AdminServer", "build_app", "start_admin"]

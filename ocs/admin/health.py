@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
 from ocs import __version__
-from ocs.admin.server import Request, Response, Router
+from ocs.admin.auth import Reader
 from ocs.backends import Backends
 from ocs.transport.diameter import DiameterServer
 
@@ -122,16 +125,17 @@ class Health:
                 "accounts_with_reservations": await self.open_reservation_accounts(),
                 "ledger_lag_seconds": ledger.get("lag_seconds")}
 
-    def add_routes(self, router: Router) -> None:
-        async def readyz(_request: Request) -> Response:
+    def add_routes(self, app: FastAPI) -> None:
+        @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready (same body)"}})
+        async def readyz() -> JSONResponse:
+            """Readiness: 200 when Redis, PostgreSQL, the listeners and the ledger lag are well, else 503 (public)."""
             body = await self.readiness()
-            return Response.json(HTTPStatus.OK if body["ready"] else HTTPStatus.SERVICE_UNAVAILABLE, body)
+            return JSONResponse(body, status_code=HTTPStatus.OK if body["ready"] else HTTPStatus.SERVICE_UNAVAILABLE)
 
-        async def status(_request: Request) -> Response:
-            return Response.json(HTTPStatus.OK, await self.status())
-
-        router.add("GET", "/readyz", readyz, public=True)
-        router.add("GET", "/api/v1/status", status)
+        @app.get("/api/v1/status", tags=["health"])
+        async def status(_who: Reader) -> dict[str, Any]:
+            """Readiness plus peers, accounts holding reservations, ledger lag and version."""
+            return await self.status()
 
 
 __all__ = ["Health"]

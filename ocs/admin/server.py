@@ -1,269 +1,161 @@
-"""A small HTTP/1.1 server for the admin port, on asyncio streams (no framework).
+"""The admin HTTP port: a FastAPI application served by uvicorn inside the daemon's own event loop (issue 16).
 
 Theory of operation
 -------------------
-One request per connection: read the request line and headers (bounded sizes, a deadline), read a body when
-Content-Length says so, look the (method, path) up in a `Router`, check the bearer token unless the route is
-public, call the handler, write the response with `Connection: close`. Every error answer is JSON
-`{"error": "..."}`.
+`build_app` makes the FastAPI application: the public routes (GET /metrics for Prometheus, GET /healthz
+liveness, GET /readyz readiness — ocs.admin.health), the token-protected routes under /api/v1, the OpenAPI
+3.1 document at /openapi.json and the interactive docs at /docs. `start_admin` binds the socket itself (a bind
+error is an OSError for the daemon, not uvicorn's sys.exit) and runs `uvicorn.Server` as a task in the running
+loop: one process, one loop, HTTP/1.1 keep-alive. uvicorn's own signal handling is switched off: the daemon
+owns SIGTERM/SIGINT and stops the admin port with `AdminServer.close()`.
 
-Access: GET /metrics and GET /healthz are public (Prometheus and health checks need no secret; bind the port
-to loopback or a management network). Every other route needs `Authorization: Bearer <token>` with the
-configured [admin] token; with no token configured those routes answer 403. Management routes are added to a
-`Router` (`router.add("POST", "/api/v1/...", handler)`) and passed to `start_admin`.
+Errors are RFC 9457 problem details (ocs.admin.problems). Access: `Authorization: Bearer <token>` resolved to
+a role by an `Authenticator` (ocs.admin.auth): the `[admin] token` of the config is an admin token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from http import HTTPStatus
+import logging
+import socket
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
 
+import asyncpg
 import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from ocs import __version__, metrics
+from ocs.admin import problems
+from ocs.admin.audit import AuditMiddleware, AuditWriter
+from ocs.admin.auth import Authenticator, Reader
 
 log = structlog.get_logger("ocs.admin")
 
-MAX_LINE = 8192          # request line or one header line
-MAX_HEADERS = 64
-MAX_BODY = 1 << 20
-READ_TIMEOUT = 10.0      # seconds for a whole request to arrive
-
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SHUTDOWN_GRACE = 2  # seconds open requests (and event streams) get when the daemon stops
+
+RouteAdder = Callable[[FastAPI], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]  # lower-case names
-    body: bytes = b""
-
-    def json(self) -> object:
-        """The body as JSON (None when empty); a body that is not JSON is the client's error (400)."""
-        if not self.body:
-            return None
-        try:
-            return json.loads(self.body)
-        except ValueError as e:
-            raise BadRequest(f"body is not JSON: {e}") from e
+class Healthz(BaseModel):
+    status: str
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-
-    @classmethod
-    def json(cls, status: int, value: object) -> Response:
-        return cls(status, json.dumps(value, separators=(",", ":")).encode() + b"\n")
-
-    @classmethod
-    def error(cls, status: int, message: str) -> Response:
-        return cls.json(status, {"error": message})
+class Info(BaseModel):
+    name: str
+    version: str
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asyncpg.Pool | None = None) -> FastAPI:
+    """The admin application; each of `extra` adds its routes (health, resources, events); with `pool`, every
+    write is audited in PostgreSQL (ocs.admin.audit)."""
+    app = FastAPI(title="ocsd admin API", version=__version__, openapi_url="/openapi.json", docs_url="/docs",
+                  redoc_url=None, responses=problems.problem_responses(401, 403, 422))
+    app.state.auth = auth
+    app.state.closers = []  # coroutine functions run once the server stopped (AdminServer.wait_closed)
+    problems.install(app)
+
+    @app.get("/metrics", response_class=Response, tags=["health"],
+             responses={200: {"content": {PROMETHEUS_CONTENT_TYPE: {"schema": {"type": "string"}}},
+                              "description": "Prometheus text exposition"}})
+    async def get_metrics() -> Response:
+        """Prometheus metrics (public)."""
+        return Response(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    @app.get("/healthz", tags=["health"])
+    async def get_healthz() -> Healthz:
+        """Liveness: the event loop answered (public)."""
+        return Healthz(status="ok")
+
+    api = APIRouter(prefix="/api/v1")
+
+    @api.get("/info", tags=["health"])
+    async def get_info(_who: Reader) -> Info:
+        """Name and version of the daemon."""
+        return Info(name="ocsd", version=__version__)
+
+    app.include_router(api)
+    for add in extra:
+        add(app)
+    if pool is not None:
+        writer = AuditWriter(pool)
+        app.add_middleware(AuditMiddleware, writer=writer)
+        app.state.closers.append(writer.close)
+    return app
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    handler: Handler
-    public: bool = False  # True: no token needed
+class _InLoopServer(uvicorn.Server):
+    """uvicorn without its signal handlers (the daemon has its own) and with an event set once listening."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.listening.set()
 
 
 @dataclass
-class Router:
-    routes: dict[tuple[str, str], Route] = field(default_factory=dict)
+class AdminServer:
+    """The running admin port: `sockets` to learn the port, `close()` + `wait_closed()` to stop."""
 
-    def add(self, method: str, path: str, handler: Handler, *, public: bool = False) -> None:
-        key = (method.upper(), path)
-        if key in self.routes:
-            raise ValueError(f"a route for {method} {path} exists")
-        self.routes[key] = Route(handler, public)
+    server: _InLoopServer
+    task: asyncio.Task[None]
+    sockets: list[socket.socket]
 
-    def find(self, method: str, path: str) -> Route | Response:
-        route = self.routes.get((method, path))
-        if route is not None:
-            return route
-        allowed = sorted(m for (m, p) in self.routes if p == path)
-        if allowed:
-            return Response.error(HTTPStatus.METHOD_NOT_ALLOWED,
-                                  f"{method} not allowed; use {', '.join(allowed)}")
-        return Response.error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
+    def close(self) -> None:
+        self.server.should_exit = True
+
+    async def wait_closed(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        app: Any = self.server.config.app
+        for close in app.state.closers:
+            await close()
 
 
-class BadRequest(Exception):
-    pass
-
-
-# --- built-in routes ----------------------------------------------------------------------------------------
-
-
-async def get_metrics(_request: Request) -> Response:
-    return Response(HTTPStatus.OK, metrics.render(), PROMETHEUS_CONTENT_TYPE)
-
-
-async def get_healthz(_request: Request) -> Response:
-    return Response.json(HTTPStatus.OK, {"status": "ok"})
-
-
-async def get_info(_request: Request) -> Response:
-    return Response.json(HTTPStatus.OK, {"name": "ocsd", "version": __version__})
-
-
-def default_router() -> Router:
-    router = Router()
-    router.add("GET", "/metrics", get_metrics, public=True)
-    router.add("GET", "/healthz", get_healthz, public=True)
-    router.add("GET", "/api/v1/info", get_info)
-    return router
-
-
-# --- the protocol -------------------------------------------------------------------------------------------
-
-
-async def _read_line(reader: asyncio.StreamReader) -> bytes:
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        line = await reader.readuntil(b"\n")
-    except asyncio.LimitOverrunError as e:
-        raise BadRequest("line too long") from e
-    except asyncio.IncompleteReadError as e:
-        raise BadRequest("incomplete request") from e
-    if len(line) > MAX_LINE:
-        raise BadRequest("line too long")
-    return line.rstrip(b"\r\n")
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
 
 
-async def read_request(reader: asyncio.StreamReader) -> Request:
-    """One request (RFC 9112 §2–§6, the subset we need); raises BadRequest."""
-    start = (await _read_line(reader)).decode("latin-1")
-    parts = start.split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
-        raise BadRequest("malformed request line")
-    method, target, _version = parts
-    headers: dict[str, str] = {}
-    while True:
-        line = await _read_line(reader)
-        if not line:
-            break
-        if len(headers) >= MAX_HEADERS:
-            raise BadRequest("too many headers")
-        name, sep, value = line.decode("latin-1").partition(":")
-        if not sep or not name or name != name.strip():
-            raise BadRequest("malformed header")
-        headers[name.lower()] = value.strip()
-    if "transfer-encoding" in headers:
-        raise BadRequest("transfer-encoding not supported; send Content-Length")
-    body = b""
-    length_text = headers.get("content-length")
-    if length_text is not None:
-        if not length_text.isdigit() or int(length_text) > MAX_BODY:
-            raise BadRequest("bad content-length")
-        try:
-            body = await reader.readexactly(int(length_text))
-        except asyncio.IncompleteReadError as e:
-            raise BadRequest("incomplete body") from e
-    path, _, query = target.partition("?")
-    return Request(method.upper(), path, query, headers, body)
+async def start_admin(host: str, port: int, app: FastAPI) -> AdminServer:
+    """Listen for admin HTTP requests on host:port with `app`, in the running loop."""
+    sock = _bind(host, port)
+    config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE, timeout_keep_alive=30)
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its "Started server process" lines
+    server = _InLoopServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="admin-http")
+    listening = asyncio.create_task(server.listening.wait())
+    done, _ = await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
+    if listening not in done:
+        listening.cancel()
+        sock.close()
+        task.result()  # raises what stopped uvicorn
+        raise OSError(f"the admin port {host}:{port} did not start")
+    log.info("listening", protocol="admin-http", address=str(sock.getsockname()))
+    return AdminServer(server, task, [sock])
 
 
-def authorized(request: Request, token: str | None) -> bool:
-    if token is None:
-        return False
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
-
-
-def encode_response(response: Response, *, head: bool = False) -> bytes:
-    reason = HTTPStatus(response.status).phrase
-    lines = [
-        f"HTTP/1.1 {response.status} {reason}",
-        f"Content-Type: {response.content_type}",
-        f"Content-Length: {len(response.body)}",
-        "Connection: close",
-        "Cache-Control: no-store",
-    ]
-    if response.status == HTTPStatus.UNAUTHORIZED:
-        lines.append('WWW-Authenticate: Bearer realm="ocsd"')
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else response.body)
-
-
-async def respond(request: Request, router: Router, token: str | None) -> Response:
-    found = router.find(request.method, request.path)
-    if isinstance(found, Response):
-        return found
-    if not found.public:
-        if token is None:
-            return Response.error(HTTPStatus.FORBIDDEN, "no admin token is configured ([admin] token)")
-        if not authorized(request, token):
-            return Response.error(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
-    return await found.handler(request)
-
-
-async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, router: Router,
-                 token: str | None) -> None:
-    request: Request | None = None
-    unread = False  # the request was not read to its end: drain before closing, or the client may see RST
-    try:
-        try:
-            request = await asyncio.wait_for(read_request(reader), READ_TIMEOUT)
-        except BadRequest as e:
-            response = Response.error(HTTPStatus.BAD_REQUEST, str(e))
-            unread = True
-        except TimeoutError:
-            response = Response.error(HTTPStatus.REQUEST_TIMEOUT, "request not received in time")
-        else:
-            try:
-                response = await respond(request, router, token)
-            except BadRequest as e:
-                response = Response.error(HTTPStatus.BAD_REQUEST, str(e))
-            except Exception:
-                log.exception("admin-handler-failed", method=request.method, path=request.path)
-                response = Response.error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
-        writer.write(encode_response(response))
-        await writer.drain()
-        if unread:
-            await _linger(reader, writer)
-        if request is not None and request.path != "/metrics":
-            log.debug("admin-request", method=request.method, path=request.path, status=response.status)
-    except ConnectionError as e:
-        log.debug("admin-client-gone", error=str(e))  # nothing left to answer
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
-
-
-async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Half-close, then discard what the client still sends for a moment (a "lingering close")."""
-    if writer.can_write_eof():
-        writer.write_eof()
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(1.0):
-            while await reader.read(65536):
-                pass
-
-
-async def start_admin(host: str, port: int, token: str | None,
-                      router: Router | None = None) -> asyncio.Server:
-    """Listen for admin HTTP requests; `router` defaults to /metrics, /healthz and GET /api/v1/info."""
-    routes = router if router is not None else default_router()
-
-    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _serve(reader, writer, routes, token)
-
-    server = await asyncio.start_server(on_connection, host, port, limit=MAX_LINE + 2)
-    for sock in server.sockets:
-        log.info("listening", protocol="admin-http", address=str(sock.getsockname()))
-    return server
-
-
-__all__ = ["BadRequest", "Request", "Response", "Route", "Router", "default_router", "start_admin"]
+__all__ = ["AdminServer", "build_app", "start_admin"]

@@ -72,6 +72,7 @@ def _register() -> None:
         status,
         subscriber_admin,
         subscribers,
+        tokens,
     )
 
     # these modules add commands to groups defined elsewhere (`db create`, `subscriber list|set`, `bundle
@@ -79,7 +80,7 @@ def _register() -> None:
     assert database.db_create and subscriber_admin.subscriber_set and catalog_admin.tariff_delete
 
     for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS,
-                  *hotspot.GROUPS, *sessions.GROUPS, *plans.GROUPS):
+                  *hotspot.GROUPS, *sessions.GROUPS, *plans.GROUPS, *tokens.GROUPS):
         cli.add_command(group)
 
 

@@ -341,11 +341,14 @@ class ChargingService(Accounts):
     # ---- ledger and rebuild
     async def ledger(self, account: str, limit: int = 100) -> list[LedgerEntry]:
         """The latest entries, newest first: PostgreSQL plus what Redis holds not yet written."""
+        # Redis first: the writer trims an entry only after PostgreSQL committed it, so an entry pending at
+        # this read is found in PostgreSQL by the next one (the other order can miss one in between).
+        pending = await ledger_store.pending_entries(self.store, account)
         async with self.pool.acquire() as conn:
             rows = await conn.fetch("SELECT * FROM ledger WHERE account_id = $1 ORDER BY seq DESC LIMIT $2",
                                     account, limit)
         entries = {e.entry_id: e for e in map(ledger_store.ledger_entry_from_row, rows)}
-        for e in await ledger_store.pending_entries(self.store, account):
+        for e in pending:
             entries.setdefault(e.entry_id, e)
         return sorted(entries.values(), key=lambda e: e.seq, reverse=True)[:limit]
 

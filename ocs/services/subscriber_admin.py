@@ -29,9 +29,11 @@ def actor() -> str:
         return "unknown"
 
 
-async def audit(conn: asyncpg.Connection, action: str, target: str, detail: dict[str, Any]) -> None:
+async def audit(conn: asyncpg.Connection, action: str, target: str, detail: dict[str, Any], *,
+                by: str | None = None) -> None:
+    """One audit row; `by` names the actor (an admin API token), else the operating-system user (the CLI)."""
     await conn.execute("INSERT INTO audit (actor, action, target, detail) VALUES ($1, $2, $3, $4::jsonb)",
-                       actor(), action, target, json.dumps(detail))
+                       by or actor(), action, target, json.dumps(detail))
 
 
 class UnknownPlan(LookupError):

@@ -1,0 +1,65 @@
+"""Idempotency-Key on the POSTs that move money (issue 16 point 4; the header of the IETF httpapi draft
+"The Idempotency-Key HTTP Header Field").
+
+A key is remembered in Redis for KEY_TTL with the fingerprint (SHA-256) of the request — method, path, body —
+and, once answered, the first answer. A repeat with the same key and body gets that first answer and changes
+nothing; the same key with another body is 422 (`idempotency_key_reused`). Repeats racing the first request
+are safe because the key also becomes the operation's ledger `ref` (ocs.services.charging is idempotent by
+ref inside its Lua script): however many arrive at once, the money moves once, and every one of them answers
+with the first stored answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ocs.admin.problems import ApiError
+from ocs.store.redis_client import RedisStore
+
+KEY_TTL = 86400  # seconds a key is remembered
+MAX_KEY = 128
+
+
+class Idempotency:
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+
+    def _key(self, who: str, key: str) -> str:
+        return f"{self.store.prefix}:admin:idem:{who}:{key}"
+
+    async def run(self, who: str, key: str, fingerprint: bytes,
+                  answer: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """The stored first answer for (who, key), or `answer()` stored as the first one."""
+        if not key or len(key) > MAX_KEY or not key.isprintable():
+            raise ApiError(422, "invalid_request", "Idempotency-Key: 1 to 128 printable characters")
+        name, digest = self._key(who, key), hashlib.sha256(fingerprint).hexdigest()
+        pipe = self.store.client.pipeline(transaction=False)  # one round trip each side of the operation
+        pipe.hsetnx(name, "fingerprint", digest)
+        pipe.expire(name, KEY_TTL, nx=True)
+        pipe.hmget(name, ["fingerprint", "answer"])
+        stored = (await pipe.execute())[2]
+        if stored[0] != digest:
+            raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request")
+        if stored[1] is not None:
+            return dict(json.loads(stored[1]))
+        result = await answer()
+        pipe = self.store.client.pipeline(transaction=False)
+        pipe.hsetnx(name, "answer", json.dumps(result, separators=(",", ":")))
+        pipe.hget(name, "answer")
+        first = (await pipe.execute())[1]
+        return dict(json.loads(first)) if first is not None else result
+
+
+def ref_for(key: str | None, ref: str | None) -> str:
+    """The ledger ref of a money operation: the body's `ref`, else the Idempotency-Key; one of them is needed."""
+    if ref:
+        return ref
+    if key:
+        return f"idem:{key}"[:128]
+    raise ApiError(422, "invalid_request", "give an Idempotency-Key header or a `ref` in the body")
+
+
+__all__ = ["KEY_TTL", "Idempotency", "ref_for"]
