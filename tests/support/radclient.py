@@ -22,8 +22,8 @@ class Outcome:
     output: str
 
 
-async def radclient(port: int, kind: str, secret: str, attributes: dict[str, str], *, timeout: float = 0.5,
-                    retries: int = 1) -> Outcome:
+async def radclient(port: int, kind: str, secret: str, attributes: dict[str, str], *, timeout: float = 2.0,
+                    retries: int = 2) -> Outcome:
     """Send one request (`kind`: auth, acct) to 127.0.0.1:`port`; the reply's type and attributes."""
     assert RADCLIENT is not None
     text = ", ".join(f"{k} = {v}" for k, v in attributes.items()) + "\n"
