@@ -16,8 +16,6 @@ counted (`ocsd_gx_rar_total`). A daemon that does not hold the owning peer's con
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
 from typing import Any
@@ -39,10 +37,10 @@ from ocs.policy.plans import (
     throttle_rule,
 )
 from ocs.services.gx import throttle_key, usage_key
-from ocs.services.gy_notify import Send, notify, notify_key
+from ocs.services.gy_notify import Send, StreamReader, notify
 from ocs.services.plans import get_plan
 from ocs.store.gx_redis import GxRedis
-from ocs.store.redis_client import AutoPipeline, RedisStore
+from ocs.store.redis_client import RedisStore
 
 log = structlog.get_logger("ocs.gx")
 
@@ -58,50 +56,15 @@ async def notify_plan(store: RedisStore, imsi: str) -> None:
     await notify(store, kind="gxplan", imsi=imsi)
 
 
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
+class GxNotifier(StreamReader):
+    log_name = "gx-notify"
 
-
-class GxNotifier:
     def __init__(self, store: RedisStore, gx: GxRedis, pool: asyncpg.Pool, send: Send, d: Dictionary,
                  origin_host: str, origin_realm: str, default_plan: str | None, block_ms: int = 1000) -> None:
-        self.store, self.gx, self.pool, self.send, self.d = store, gx, pool, send, d
+        super().__init__(store, block_ms)
+        self.gx, self.pool, self.send, self.d = gx, pool, send, d
         self.origin_host, self.origin_realm = origin_host, origin_realm
         self.default_plan = default_plan
-        self.block_ms = block_ms
-        self._redis = AutoPipeline(store.url)  # own connection: the blocking XREAD must not stall scripts
-        self._task: asyncio.Task[None] | None = None
-        self._work: set[asyncio.Task[None]] = set()
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run(), name="gx-notifier")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for t in list(self._work):
-            t.cancel()
-        await self._redis.close()
-
-    async def run(self) -> None:
-        last = "$"
-        key = notify_key(self.store)
-        while True:
-            try:
-                reply = await self._redis.call("XREAD", "BLOCK", self.block_ms, "STREAMS", key, last)
-            except (OSError, ConnectionError) as e:
-                log.warning("gx-notify-read-failed", error=str(e))
-                await asyncio.sleep(1)
-                continue
-            for _, entries in reply or ():
-                for entry_id, raw in entries:
-                    last = _s(entry_id)
-                    fields = {_s(raw[i]): _s(raw[i + 1]) for i in range(0, len(raw), 2)}
-                    task = asyncio.get_running_loop().create_task(self.handle(fields))
-                    self._work.add(task)
-                    task.add_done_callback(self._work.discard)
 
     async def handle(self, fields: dict[str, str]) -> None:
         try:

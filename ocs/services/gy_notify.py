@@ -55,18 +55,21 @@ def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-class GyNotifier:
-    def __init__(self, store: RedisStore, gy: GyRedis, send: Send, d: Dictionary, origin_host: str,
-                 origin_realm: str, block_ms: int = 1000) -> None:
-        self.store, self.gy, self.send, self.d = store, gy, send, d
-        self.origin_host, self.origin_realm = origin_host, origin_realm
+class StreamReader:
+    """Reads the notification stream from now on and hands each entry to `handle` in a task of its own; the Gy
+    and Gx notifiers are two readers of the same stream. `log_name` names the read failures in the log."""
+
+    log_name = "notify"
+
+    def __init__(self, store: RedisStore, block_ms: int = 1000) -> None:
+        self.store = store
         self.block_ms = block_ms
         self._redis = AutoPipeline(store.url)  # own connection: the blocking XREAD must not stall scripts
         self._task: asyncio.Task[None] | None = None
         self._work: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run(), name="gy-notifier")
+        self._task = asyncio.get_running_loop().create_task(self.run(), name=self.log_name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -84,7 +87,7 @@ class GyNotifier:
             try:
                 reply = await self._redis.call("XREAD", "BLOCK", self.block_ms, "STREAMS", key, last)
             except (OSError, ConnectionError) as e:
-                log.warning("gy-notify-read-failed", error=str(e))
+                log.warning(f"{self.log_name}-read-failed", error=str(e))
                 await asyncio.sleep(1)
                 continue
             for _, entries in reply or ():
@@ -94,6 +97,19 @@ class GyNotifier:
                     task = asyncio.get_running_loop().create_task(self.handle(fields))
                     self._work.add(task)
                     task.add_done_callback(self._work.discard)
+
+    async def handle(self, fields: dict[str, str]) -> None:
+        raise NotImplementedError
+
+
+class GyNotifier(StreamReader):
+    log_name = "gy-notify"
+
+    def __init__(self, store: RedisStore, gy: GyRedis, send: Send, d: Dictionary, origin_host: str,
+                 origin_realm: str, block_ms: int = 1000) -> None:
+        super().__init__(store, block_ms)
+        self.gy, self.send, self.d = gy, send, d
+        self.origin_host, self.origin_realm = origin_host, origin_realm
 
     async def handle(self, fields: dict[str, str]) -> None:
         try:
