@@ -263,7 +263,13 @@ def test_exhaustion_throttles_top_up_restores_plan_change_pushed(pcrf, pcef, pgw
     assert rar["Charging-Rule-Remove"].all("Charging-Rule-Name") == [b"voip"]
     assert rar["QoS-Information"]["APN-Aggregate-Max-Bitrate-DL"] == GOLD.ambr_dl
     assert rar["Default-EPS-Bearer-QoS"]["QoS-Class-Identifier"] == GOLD.qci
-    records = [r for r in rar_records(pcrf) if r[b"session"] == s.encode()]
+    # the daemon records each RAA after the PCEF has answered it: wait for the third record
+    deadline = time.monotonic() + 10
+    while True:
+        records = [r for r in rar_records(pcrf) if r[b"session"] == s.encode()]
+        if len(records) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert [(r[b"reason"], r[b"result"]) for r in records] == [
         (b"throttle", b"2001"), (b"restore", b"2001"), (b"plan", b"2001")]
     assert read(pcef.send(pcef.ccr(s, TERMINATION, 1)))["Result-Code"] == 2001

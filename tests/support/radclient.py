@@ -23,7 +23,7 @@ class Outcome:
 
 
 async def radclient(port: int, kind: str, secret: str, attributes: dict[str, str], *, timeout: float = 2.0,
-                    retries: int = 2) -> Outcome:
+                    retries: int = 1) -> Outcome:
     """Send one request (`kind`: auth, acct) to 127.0.0.1:`port`; the reply's type and attributes."""
     assert RADCLIENT is not None
     text = ", ".join(f"{k} = {v}" for k, v in attributes.items()) + "\n"
