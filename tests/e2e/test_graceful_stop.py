@@ -22,7 +22,7 @@ def ccr(i: int) -> bytes:
 
 
 def test_sigterm_answers_everything_in_flight_then_dpr_dpa_then_exit_0(tmp_path, monkeypatch):
-    monkeypatch.setenv("OCSD_ECHO_DELAY", "1.0")  # each answer takes a second: all 2,000 are in flight at once
+    monkeypatch.setenv("OCSD_ECHO_DELAY", "2.0")  # each answer takes 2 s: all 2,000 are in flight at once
     port = free_port()
     path = write_config(tmp_path / "ocsd.toml", peers=["client.test"], diameter_port=port, admin_port=free_port())
     path.write_text(path.read_text().replace("watchdog_interval = 6", "watchdog_interval = 6\nin_flight_limit = 5000"))
@@ -33,7 +33,7 @@ def test_sigterm_answers_everything_in_flight_then_dpr_dpa_then_exit_0(tmp_path,
             sock.sendall(raw_cer("client.test"))
             assert read_message(sock).find(268).u32 == 2001
             sock.sendall(b"".join(ccr(i) for i in range(REQUESTS)))
-            time.sleep(0.3)  # read by the daemon, and waiting in the handlers
+            time.sleep(0.8)  # read by the daemon, and waiting in the handlers
             started = len(daemon.lines)
             assert daemon.proc is not None
             daemon.proc.send_signal(15)  # SIGTERM
