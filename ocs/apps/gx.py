@@ -22,10 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ocs.apps.credit_control import CreditControlRefusal
+from ocs.apps.credit_control import INITIAL, TERMINATION, UPDATE, CreditControlRefusal, subscription_ids
 from ocs.apps.dispatch import Context, Handler
 from ocs.apps.gx_messages import APP_GX, SUPPORTED_FEATURES, VENDOR_3GPP, monitoring, policy, rule_install
-from ocs.apps.gy_messages import INITIAL, TERMINATION, UPDATE, _subscription
 from ocs.diameter.capabilities import Application
 from ocs.diameter.codes import DIAMETER_INVALID_AVP_VALUE, DIAMETER_SUCCESS
 from ocs.diameter.dictionary import Dictionary, default_dictionary
@@ -124,7 +123,7 @@ class Gx:
             "CC-Request-Type": kind, "CC-Request-Number": n, **(values or {})})
 
     async def _initial(self, r: Any, session_id: str, n: int, ctx: Context) -> dict[str, Any]:
-        imsi, msisdn = _subscription(r)
+        imsi, msisdn = subscription_ids(r)
         if imsi is None and msisdn is None:
             raise UnknownUser("no Subscription-Id")
         imsi, code = await self.store.subscriber(imsi, msisdn)

@@ -12,16 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ocs.apps.credit_control import (
+    END_USER_E164,
+    END_USER_IMSI,
+    EVENT,
+    INITIAL,
+    TERMINATION,
+    UPDATE,
+    subscription_ids,
+)
 from ocs.charging.model import Unit
-from ocs.diameter.codes import DIAMETER_INVALID_AVP_VALUE, DIAMETER_MISSING_AVP
+from ocs.diameter.codes import DIAMETER_INVALID_AVP_VALUE
 from ocs.diameter.dictionary import Dictionary
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
 from ocs.diameter.typed import Group
 
 APP_GY = 4  # RFC 4006 §1.3 Diameter Credit-Control Application
-INITIAL, UPDATE, TERMINATION, EVENT = 1, 2, 3, 4  # RFC 4006 §8.3 CC-Request-Type
-END_USER_E164, END_USER_IMSI = 0, 1  # RFC 4006 §8.47 Subscription-Id-Type
 # TS 32.299 §7.2.175 Reporting-Reason
 THRESHOLD, QHT, FINAL, QUOTA_EXHAUSTED, VALIDITY_TIME = 0, 1, 2, 3, 4
 REGRANT = frozenset({THRESHOLD, QHT, QUOTA_EXHAUSTED, VALIDITY_TIME})
@@ -102,28 +109,6 @@ class CreditControlRequest:
     aoc_request_type: int | None = None  # TS 32.299 §7.2.8: AOC_FULL (1) or AOC_COST_ONLY (2) ask for the cost
 
 
-def _subscription(r: Group) -> tuple[str | None, str | None]:
-    """RFC 4006 §8.46: Subscription-Id at the top level (or TS 32.299 in Service-Information)."""
-    groups = r.all("Subscription-Id")
-    if not groups:
-        info = r.get("Service-Information")
-        groups = info.all("Subscription-Id") if info is not None else []
-    imsi = msisdn = None
-    for g in groups:
-        kind, data = g.get("Subscription-Id-Type"), g.get("Subscription-Id-Data")
-        if kind is None or not data:
-            raise DiameterError(DIAMETER_MISSING_AVP if kind is None or data is None else DIAMETER_INVALID_AVP_VALUE,
-                                "Subscription-Id needs a type and data", r.avp("Subscription-Id"))
-        if kind == END_USER_IMSI:
-            if not (data.isdigit() and 6 <= len(data) <= 15):
-                raise DiameterError(DIAMETER_INVALID_AVP_VALUE, "END_USER_IMSI is not an IMSI",
-                                    r.avp("Subscription-Id"))
-            imsi = imsi or data
-        elif kind == END_USER_E164:
-            msisdn = msisdn or data.lstrip("+")
-    return imsi, msisdn
-
-
 def _sgsn_plmn(r: Group) -> str | None:
     info = r.get("Service-Information")
     ps = info.get("PS-Information") if info is not None else None
@@ -139,7 +124,7 @@ def parse_ccr(request: Message, d: Dictionary, default_rating_group: int) -> Cre
     if request_type not in (INITIAL, UPDATE, TERMINATION, EVENT):
         raise DiameterError(DIAMETER_INVALID_AVP_VALUE, "CC-Request-Type", r.avp("CC-Request-Type"))
     # whom to charge is read from the CCR-I (and a CCR-E); a CCR-U/T belongs to its session's account
-    imsi, msisdn = _subscription(r) if request_type in (INITIAL, EVENT) else (None, None)
+    imsi, msisdn = subscription_ids(r) if request_type in (INITIAL, EVENT) else (None, None)
     services = []
     for m in r.all("Multiple-Services-Credit-Control"):
         used, reason = _used(m.all("Used-Service-Unit"))
