@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 
 from diameter.message.avp import Avp
 from diameter.message.commands import CreditControlRequest
-from diameter.node import Node as PdNode
 from diameter.node import peer as _peer
-from diameter.node.application import SimpleThreadingApplication
 
 from ocs.diameter.dictionary import default_dictionary
 from ocs.diameter.message import Message
 from ocs.diameter.typed import Group
+from tests.support.cc_client import CreditControlClient
 
 GX, TGPP = 16777238, 10415
 
@@ -39,51 +37,19 @@ def _v(code: int, value: Any) -> Avp:
     return Avp.new(code, TGPP, value=value)
 
 
-class Pcef:
+class Pcef(CreditControlClient):
     def __init__(self, port: int, origin_host: str = "smf.test",
                  on_request: Callable[[Any], int] | None = None) -> None:
-        self.node = PdNode(origin_host, "test", vendor_ids=[TGPP])
-        self.node.wakeup_interval = 1
-        peer = self.node.add_peer(f"aaa://ocsd.test:{port};transport=tcp", "test", ip_addresses=["127.0.0.1"],
-                                  is_persistent=True, is_default=True)
-        self.received: list[Any] = []
-        self.origin_host = origin_host
+        self.on_request = on_request
+        super().__init__(port, origin_host, GX)
 
-        def handle(app: Any, message: Any) -> Any:  # a RAR: recorded, answered (RAA) with Result-Code
-            self.received.append(message)
-            answer = message.to_answer()
-            answer.session_id = message.session_id
-            answer.origin_host = origin_host.encode()
-            answer.origin_realm = b"test"
-            answer.result_code = on_request(message) if on_request is not None else 2001
-            return answer
-
-        self.app = SimpleThreadingApplication(GX, is_auth_application=True, request_handler=handle)
-        self.node.add_application(self.app, [peer])
-        self.node.start()
-        self.app.wait_for_ready(timeout=10)
-
-    def stop(self) -> None:
-        self.node.stop(wait_timeout=2)
-
-    def session(self) -> str:
-        return f"{self.origin_host};{secrets.token_hex(6)}"
+    def answer(self, app: Any, message: Any) -> Any:  # a RAR: recorded, answered (RAA) with Result-Code
+        return self.success(message, self.on_request(message) if self.on_request is not None else 2001)
 
     def ccr(self, session: str, kind: int, number: int, *, imsi: str | None = None,
             msisdn: str | None = None, open5gs: bool = True,
             usage: tuple[str, int] | None = None) -> CreditControlRequest:
-        ccr = CreditControlRequest()
-        ccr.session_id = session
-        ccr.origin_host = self.origin_host.encode()
-        ccr.origin_realm = b"test"
-        ccr.destination_realm = b"test"
-        ccr.auth_application_id = GX
-        ccr.cc_request_type = kind
-        ccr.cc_request_number = number
-        if imsi is not None:
-            ccr.add_subscription_id(subscription_id_type=1, subscription_id_data=imsi)
-        if msisdn is not None:
-            ccr.add_subscription_id(subscription_id_type=0, subscription_id_data=msisdn)
+        ccr = self.base_ccr(session, kind, number, imsi, msisdn)
         if usage is not None:  # Usage-Monitoring-Information {Monitoring-Key, Used-Service-Unit {CC-Total-Octets}}
             ccr.append_avp(_v(1067, [_v(1066, usage[0].encode()), Avp.new(446, value=[Avp.new(421, value=usage[1])])]))
         if kind == INITIAL and open5gs:  # the v2.7.7 SMF's CCR-I (PEERS.md)
@@ -103,8 +69,6 @@ class Pcef:
                 ccr.append_avp(avp)
         return ccr
 
-    def send(self, ccr: Any) -> Any:
-        return self.app.send_request(ccr, timeout=5)
 
 
 def read(answer: Any) -> Group:
