@@ -218,14 +218,22 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
 
             return PurchaseOut(**await once(request, who.name, idempotency_key, answer))
 
-        @app.get("/api/v1/accounts/{account}/ledger", tags=["ledger"], responses=problem_responses(404))
+        @app.get("/api/v1/accounts/{account}/ledger", tags=["ledger"], responses=problem_responses(404, 422))
         async def ledger(account: AccountPath, _who: Reader,
-                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[LedgerOut]:
-            """The latest ledger entries of the account, newest first."""
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         since: Annotated[datetime | None, Query(description="RFC 3339, included")] = None,
+                         until: Annotated[datetime | None, Query(description="RFC 3339, excluded")] = None,
+                         ) -> list[LedgerOut]:
+            """The latest ledger entries of the account, newest first (created in [since, until) if given)."""
+            from ocs.admin.api_records import check_times
+            from ocs.services.records import account_ledger
+
+            check_times(since, until)
             await charging.account(account)
             return [LedgerOut(entry_id=e.entry_id, seq=e.seq, kind=e.kind, amount=e.amount,
                               balance_after=e.balance_after, ref=e.ref, created_at=_iso(e.created_ms / 1000),
-                              detail=dict(e.detail)) for e in await charging.ledger(account, limit)]
+                              detail=dict(e.detail))
+                    for e in await account_ledger(charging, account, since=since, until=until, limit=limit)]
 
         @app.get("/api/v1/bundles", tags=["catalog"])
         async def list_bundles(_who: Reader) -> list[CatalogBundle]:

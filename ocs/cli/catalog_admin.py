@@ -37,27 +37,24 @@ from ocs.cli.common import (
 def bundle_update(config_path: str, code: str, name: str | None, price: str | None, price_minor: int | None,
                   validity_days: int | None, priority: int | None, as_json: bool) -> None:
     """Change a bundle for later purchases (name, price, validity, priority); audited."""
-    from ocs.services.subscriber_admin import audit
+    from ocs.charging.errors import UnknownBundle
+    from ocs.services.catalog import update_bundle
 
     config = load_or_exit(config_path)
 
     async def body(backends: Any) -> dict[str, Any]:
-        async with backends.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow("SELECT name, price, currency, validity_days, priority FROM bundle_catalog "
-                                      "WHERE code = $1 AND retired_at IS NULL FOR UPDATE", code)
-            if row is None:
-                fail(f"no bundle {code} on sale", as_json=as_json)
-            new_price = resolve_amount(price, price_minor, row["currency"], as_json, "price", required=False)
-            if new_price is not None and new_price < 0:
-                fail("--price: must be >= 0", as_json=as_json)
-            wanted = {"name": name, "price": new_price, "validity_days": validity_days, "priority": priority}
-            changed = {k: {"from": row[k], "to": v} for k, v in wanted.items() if v is not None and v != row[k]}
-            if changed:
-                sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changed, start=2))
-                await conn.execute(f"UPDATE bundle_catalog SET {sets} WHERE code = $1", code,
-                                   *(c["to"] for c in changed.values()))
-                await audit(conn, "bundle.update", code, changed)
-            return changed
+        currency = await backends.pool.fetchval("SELECT currency FROM bundle_catalog WHERE code = $1 AND "
+                                                "retired_at IS NULL", code)
+        if currency is None:
+            fail(f"no bundle {code} on sale", as_json=as_json)
+        new_price = resolve_amount(price, price_minor, currency, as_json, "price", required=False)
+        try:
+            return await update_bundle(backends.pool, code, name=name, price=new_price,
+                                       validity_days=validity_days, priority=priority)
+        except UnknownBundle:
+            fail(f"no bundle {code} on sale", as_json=as_json)
+        except ValueError as e:
+            fail(f"--{e}", as_json=as_json)
 
     changed = run(lambda: with_backends(config, body))
     emit({"ok": True, "bundle": code, "changed": changed}, as_json,
@@ -71,17 +68,16 @@ def bundle_update(config_path: str, code: str, name: str | None, price: str | No
 @json_option
 def bundle_retire(config_path: str, code: str, as_json: bool) -> None:
     """Stop selling a bundle (bundles already bought run their course); audited."""
-    from ocs.services.subscriber_admin import audit
+    from ocs.charging.errors import UnknownBundle
+    from ocs.services.catalog import retire_bundle
 
     config = load_or_exit(config_path)
 
     async def body(backends: Any) -> None:
-        async with backends.pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchval("UPDATE bundle_catalog SET retired_at = now() WHERE code = $1 AND "
-                                       "retired_at IS NULL RETURNING code", code)
-            if done is None:
-                fail(f"no bundle {code} on sale", as_json=as_json)
-            await audit(conn, "bundle.retire", code, {})
+        try:
+            await retire_bundle(backends.pool, code)
+        except UnknownBundle:
+            fail(f"no bundle {code} on sale", as_json=as_json)
 
     run(lambda: with_backends(config, body))
     emit({"ok": True, "bundle": code, "retired": True}, as_json, lambda: f"retired bundle {code}")
@@ -93,19 +89,16 @@ def bundle_retire(config_path: str, code: str, as_json: bool) -> None:
 @json_option
 def tariff_delete(config_path: str, rating_group: int, as_json: bool) -> None:
     """Delete a rating group's tariff (usage in it is then refused as unpriced); audited."""
-    from ocs.services.subscriber_admin import audit
+    from ocs.charging.errors import UnknownTariff
+    from ocs.services.catalog import delete_tariff
 
     config = load_or_exit(config_path)
 
     async def body(backends: Any) -> dict[str, Any]:
-        async with backends.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow("DELETE FROM tariffs WHERE rating_group = $1 RETURNING unit, unit_size, "
-                                      "price_home, price_roaming, currency", rating_group)
-            if row is None:
-                fail(f"rating group {rating_group} has no tariff", as_json=as_json)
-            was = dict(row)
-            await audit(conn, "tariff.delete", str(rating_group), {"was": was})
-            return was
+        try:
+            return await delete_tariff(backends.pool, rating_group)
+        except UnknownTariff:
+            fail(f"rating group {rating_group} has no tariff", as_json=as_json)
 
     was = run(lambda: with_backends(config, body))
     emit({"ok": True, "rating_group": rating_group, "was": was}, as_json,
