@@ -39,7 +39,7 @@ class SessionPage(BaseModel):
 
 class TerminateIn(BaseModel):
     app: str | None = Field(default=None, pattern="^(gy|gx|radius)$", description="default: found by the id")
-    timeout: float = Field(default=10.0, ge=0.1, le=60.0, description="seconds to wait for the peer's answer")
+    timeout: float = Field(default=10.0, ge=0.1, le=30.0, description="seconds to wait for the peer's answer")
 
 
 class Terminated(BaseModel):

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def admin_resources(cfg: Config, backends: Backends, charging: ChargingService,
                     radius: RadiusRuntime | None) -> list[RouteAdder]:
     hotspot = radius.service if radius is not None else HotspotService(backends.redis, backends.pool)
-    sessions = Sessions(cfg, charging, hotspot, radius.enforcer if radius is not None else None)
+    sessions = Sessions(cfg, charging, hotspot, radius.enforcer if radius is not None else None,
+                        gy_enabled="gy" in cfg.diameter.applications)
     return [api_catalog.routes(charging, hotspot, cfg.charging.currency),
             api_records.routes(charging, Idempotency(backends.redis)),
             api_sessions.routes(sessions)]

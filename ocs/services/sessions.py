@@ -74,6 +74,7 @@ class Sessions:
     charging: ChargingService
     hotspot: HotspotService
     enforcer: Enforcer | None = None  # the daemon's RADIUS enforcer (None: RADIUS is off)
+    gy_enabled: bool = True  # this daemon runs Gy (its notifier sends the ASR)
 
     async def live(self, account: str | None = None, apps: tuple[str, ...] = APPS) -> list[dict[str, Any]]:
         """Every live session of the given applications (of one account), ordered by (app, id): each with
@@ -131,6 +132,8 @@ class Sessions:
         if app == "gx":
             raise TerminateRefused("a Gx session is ended by the PCEF (CCR-T, TS 29.212 §4.5.1): end its Gy "
                                    "session or block the account instead")
+        if not self.gy_enabled:
+            raise TerminateRefused("Gy is not enabled in this daemon ([diameter] applications)")
         return await abort_gy(self.charging, session_id, timeout)
 
 
