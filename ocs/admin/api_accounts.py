@@ -4,11 +4,14 @@ Idempotency-Key (ocs.admin.idempotency)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ocs.admin.auth import Reader, Writer
@@ -141,13 +144,21 @@ def _account(v: AccountView) -> AccountOut:
 MONEY_ERRORS = problem_responses(404, 409, 422)
 
 
+async def once(idem: Idempotency, request: Request, who: str, key: str | None,
+               answer: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
+    """The answer of a money POST as JSON: with an Idempotency-Key the first answer for the key (its stored
+    text, sent as is), else `answer()`. The route's `response_model` documents the schema; the dict is built
+    by the route from the service's result, so it is not validated a second time."""
+    if key is None:
+        text = json.dumps(await answer(), separators=(",", ":"))
+    else:
+        fingerprint = request.method.encode() + b" " + request.scope["path"].encode() + b"\n" + await request.body()
+        text = await idem.run(who, key, fingerprint, answer)
+    return Response(text, media_type="application/json")
+
+
 def routes(charging: ChargingService, idem: Idempotency, default_currency: str) -> Callable[[FastAPI], None]:
-    async def once(request: Request, who: str, key: str | None,
-                   answer: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-        if key is None:
-            return await answer()
-        fingerprint = request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
-        return await idem.run(who, key, fingerprint, answer)
+    store = charging.store
 
     def add(app: FastAPI) -> None:
         @app.post("/api/v1/accounts", status_code=201, tags=["accounts"], responses=problem_responses(409, 422))
@@ -168,55 +179,60 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
             return _account(await charging.account(account))
 
         async def money(request: Request, kind: str, account: str, amount: int, key: str | None, ref: str | None,
-                        reason: str, who: str) -> MoneyOut:
+                        reason: str, who: str) -> Response:
             effective = ref_for(key, ref)
 
             async def answer() -> dict[str, Any]:
-                currency = (await charging.account(account)).currency
+                # the currency read goes out with the money script (one AutoPipeline write, one round trip)
                 if kind == "topup":
-                    result = await charging.top_up(account, amount, effective)
+                    operation = charging.top_up(account, amount, effective)
                 elif kind == "adjust":
-                    result = await charging.adjust(account, amount, effective, reason)
+                    operation = charging.adjust(account, amount, effective, reason)
                 else:
-                    result = await charging.refund(account, amount, effective, reason)
-                return MoneyOut(account=account, kind=kind, amount=amount, currency=currency, ref=effective,
-                                entry_id=result.entry_id, balance=result.balance,
-                                duplicate=result.duplicate).model_dump()
+                    operation = charging.refund(account, amount, effective, reason)
+                currency, result = await asyncio.gather(
+                    store.pipeline.call("HGET", store.key(account, "acct"), "cur"), operation)
+                return {"account": account, "kind": kind, "amount": amount, "currency": currency, "ref": effective,
+                        "entry_id": result.entry_id, "balance": result.balance, "duplicate": result.duplicate}
 
-            return MoneyOut(**await once(request, who, key, answer))
+            return await once(idem, request, who, key, answer)
 
-        @app.post("/api/v1/accounts/{account}/topup", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/topup", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=MoneyOut)
         async def top_up(account: AccountPath, body: MoneyIn, request: Request, who: Writer,
-                         idempotency_key: IdemKey = None) -> MoneyOut:
+                         idempotency_key: IdemKey = None) -> Response:
             """Credit airtime (idempotent by Idempotency-Key, or by `ref`)."""
             return await money(request, "topup", account, body.amount, idempotency_key, body.ref, "", who.name)
 
-        @app.post("/api/v1/accounts/{account}/adjust", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/adjust", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=MoneyOut)
         async def adjust(account: AccountPath, body: CorrectionIn, request: Request, who: Writer,
-                         idempotency_key: IdemKey = None) -> MoneyOut:
+                         idempotency_key: IdemKey = None) -> Response:
             """An operator's correction: a credit (> 0) or a debit (< 0, never below the available balance)."""
             return await money(request, "adjust", account, body.amount, idempotency_key, body.ref, body.reason,
                                who.name)
 
-        @app.post("/api/v1/accounts/{account}/refund", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/refund", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=MoneyOut)
         async def refund(account: AccountPath, body: CorrectionIn, request: Request, who: Writer,
-                         idempotency_key: IdemKey = None) -> MoneyOut:
+                         idempotency_key: IdemKey = None) -> Response:
             """Give money back (amount > 0) with a reason."""
             return await money(request, "refund", account, body.amount, idempotency_key, body.ref, body.reason,
                                who.name)
 
-        @app.post("/api/v1/accounts/{account}/bundles", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/bundles", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=PurchaseOut)
         async def purchase(account: AccountPath, body: PurchaseIn, request: Request, who: Writer,
-                           idempotency_key: IdemKey = None) -> PurchaseOut:
+                           idempotency_key: IdemKey = None) -> Response:
             """Buy a catalog bundle with airtime (debit and activation together, or neither)."""
             effective = ref_for(idempotency_key, body.ref)
 
             async def answer() -> dict[str, Any]:
                 r = await charging.purchase(account, body.bundle, effective)
-                return PurchaseOut(account=account, bundle=body.bundle, ref=effective, entry_id=r.entry_id,
-                                   bundle_id=r.bundle_id, balance=r.balance, duplicate=r.duplicate).model_dump()
+                return {"account": account, "bundle": body.bundle, "ref": effective, "entry_id": r.entry_id,
+                        "bundle_id": r.bundle_id, "balance": r.balance, "duplicate": r.duplicate}
 
-            return PurchaseOut(**await once(request, who.name, idempotency_key, answer))
+            return await once(idem, request, who.name, idempotency_key, answer)
 
         @app.get("/api/v1/accounts/{account}/ledger", tags=["ledger"], responses=problem_responses(404, 422))
         async def ledger(account: AccountPath, _who: Reader,

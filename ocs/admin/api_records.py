@@ -5,14 +5,15 @@ by time: `since`, `until`, RFC 3339). The services are ChargingService.gift and 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from ocs.admin.api_accounts import MONEY_ERRORS, AccountPath, IdemKey
+from ocs.admin.api_accounts import MONEY_ERRORS, AccountPath, IdemKey, once
 from ocs.admin.auth import Reader, Writer
 from ocs.admin.idempotency import Idempotency, ref_for
 from ocs.admin.problems import ApiError, problem_responses
@@ -102,17 +103,11 @@ class CdrPage(BaseModel):
 def routes(charging: ChargingService, idem: Idempotency) -> Callable[[FastAPI], None]:
     pool = charging.pool
 
-    async def once(request: Request, who: str, key: str | None,
-                   answer: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-        if key is None:
-            return await answer()
-        fingerprint = request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
-        return await idem.run(who, key, fingerprint, answer)
-
     def add(app: FastAPI) -> None:
-        @app.post("/api/v1/accounts/{account}/gifts", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/gifts", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=GiftOut)
         async def gift(account: AccountPath, body: GiftIn, request: Request, who: Writer,
-                       idempotency_key: IdemKey = None) -> GiftOut:
+                       idempotency_key: IdemKey = None) -> Response:
             """Give a bundle (`ocsd bundle gift`): this account pays, the recipient (`to_account` or
             `to_msisdn`, exactly one) gets the bundle. Idempotent by Idempotency-Key, or by `ref` (the gift id)."""
             if (body.to_account is None) == (body.to_msisdn is None):
@@ -133,7 +128,7 @@ def routes(charging: ChargingService, idem: Idempotency) -> Callable[[FastAPI], 
                                bundle_id=r.bundle_id, sender_balance=view.balance,
                                currency=view.currency).model_dump()
 
-            return GiftOut(**await once(request, who.name, idempotency_key, answer))
+            return await once(idem, request, who.name, idempotency_key, answer)
 
         @app.get("/api/v1/ledger", tags=["ledger"], responses=problem_responses(422))
         async def ledger(_who: Reader, account: AccountFilter = None, since: Since = None, until: Until = None,

@@ -42,6 +42,13 @@ SHUTDOWN_GRACE = 2  # seconds open requests (and event streams) get when the dae
 
 RouteAdder = Callable[[FastAPI], None]
 
+try:
+    import httptools  # noqa: F401  (uvicorn[standard]; h11 otherwise)
+
+    HTTP_PROTOCOL = "httptools"
+except ImportError:  # pragma: no cover
+    HTTP_PROTOCOL = "h11"
+
 
 class Healthz(BaseModel):
     status: str
@@ -142,7 +149,10 @@ def _bind(host: str, port: int) -> socket.socket:
 async def start_admin(host: str, port: int, app: FastAPI) -> AdminServer:
     """Listen for admin HTTP requests on host:port with `app`, in the running loop."""
     sock = _bind(host, port)
+    # The small configuration (issue 16 point 7): httptools' C parser rather than h11, no websockets, no access
+    # log (the audit table and ocsd_admin_requests_total record what matters), no lifespan, no Server header.
     config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False,
+                            date_header=False, http=HTTP_PROTOCOL, ws="none",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE, timeout_keep_alive=30)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its "Started server process" lines
     server = _InLoopServer(config)
