@@ -144,23 +144,54 @@ def _account(v: AccountView) -> AccountOut:
 MONEY_ERRORS = problem_responses(404, 409, 422)
 
 
-async def once(idem: Idempotency, request: Request, who: str, key: str | None,
-               answer: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
-    """The answer of a money POST as JSON: with an Idempotency-Key the first answer for the key (its stored
+async def answer_text(idem: Idempotency, who: str, key: str | None, fingerprint: Callable[[], Awaitable[bytes]],
+                      answer: Callable[[], Awaitable[dict[str, Any]]]) -> str:
+    """The answer of a money POST as JSON text: with an Idempotency-Key the first answer for the key (its stored
     text, sent as is), else `answer()`. The route's `response_model` documents the schema; the dict is built
     by the route from the service's result, so it is not validated a second time."""
     if key is None:
-        text = json.dumps(await answer(), separators=(",", ":"))
-    else:
-        fingerprint = request.method.encode() + b" " + request.scope["path"].encode() + b"\n" + await request.body()
-        text = await idem.run(who, key, fingerprint, answer)
-    return Response(text, media_type="application/json")
+        return json.dumps(await answer(), separators=(",", ":"))
+    return await idem.run(who, key, await fingerprint(), answer)
+
+
+async def once(idem: Idempotency, request: Request, who: str, key: str | None,
+               answer: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
+    async def fingerprint() -> bytes:
+        return request.method.encode() + b" " + request.scope["path"].encode() + b"\n" + await request.body()
+
+    return Response(await answer_text(idem, who, key, fingerprint, answer), media_type="application/json")
+
+
+async def money_text(charging: ChargingService, idem: Idempotency, kind: str, account: str, amount: int,
+                     key: str | None, ref: str | None, reason: str, who: str,
+                     fingerprint: Callable[[], Awaitable[bytes]]) -> str:
+    """Top-up, adjust or refund, idempotent by key or ref: the answer's JSON text (MoneyOut)."""
+    effective = ref_for(key, ref)
+    store = charging.store
+
+    async def answer() -> dict[str, Any]:
+        # the currency read goes out with the money script (one AutoPipeline write, one round trip)
+        if kind == "topup":
+            operation = charging.top_up(account, amount, effective)
+        elif kind == "adjust":
+            operation = charging.adjust(account, amount, effective, reason)
+        else:
+            operation = charging.refund(account, amount, effective, reason)
+        currency, result = await asyncio.gather(store.pipeline.call("HGET", store.key(account, "acct"), "cur"),
+                                                operation)
+        return {"account": account, "kind": kind, "amount": amount, "currency": currency, "ref": effective,
+                "entry_id": result.entry_id, "balance": result.balance, "duplicate": result.duplicate}
+
+    return await answer_text(idem, who, key, fingerprint, answer)
 
 
 def routes(charging: ChargingService, idem: Idempotency, default_currency: str) -> Callable[[FastAPI], None]:
-    store = charging.store
 
     def add(app: FastAPI) -> None:
+        from ocs.admin.fastpath import MoneyFastPath
+
+        app.add_middleware(MoneyFastPath, charging=charging, idem=idem)  # inside the audit (added later)
+
         @app.post("/api/v1/accounts", status_code=201, tags=["accounts"], responses=problem_responses(409, 422))
         async def create_account(body: AccountIn, _who: Writer) -> AccountCreated:
             """Open an account (balance 0); SIMs join it with `subscriber add --account ID`."""
@@ -180,22 +211,11 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
 
         async def money(request: Request, kind: str, account: str, amount: int, key: str | None, ref: str | None,
                         reason: str, who: str) -> Response:
-            effective = ref_for(key, ref)
+            async def fingerprint() -> bytes:
+                return request.method.encode() + b" " + request.scope["path"].encode() + b"\n" + await request.body()
 
-            async def answer() -> dict[str, Any]:
-                # the currency read goes out with the money script (one AutoPipeline write, one round trip)
-                if kind == "topup":
-                    operation = charging.top_up(account, amount, effective)
-                elif kind == "adjust":
-                    operation = charging.adjust(account, amount, effective, reason)
-                else:
-                    operation = charging.refund(account, amount, effective, reason)
-                currency, result = await asyncio.gather(
-                    store.pipeline.call("HGET", store.key(account, "acct"), "cur"), operation)
-                return {"account": account, "kind": kind, "amount": amount, "currency": currency, "ref": effective,
-                        "entry_id": result.entry_id, "balance": result.balance, "duplicate": result.duplicate}
-
-            return await once(idem, request, who, key, answer)
+            return Response(await money_text(charging, idem, kind, account, amount, key, ref, reason, who,
+                                             fingerprint), media_type="application/json")
 
         @app.post("/api/v1/accounts/{account}/topup", tags=["money"], responses=MONEY_ERRORS,
                   response_model=MoneyOut)
@@ -270,4 +290,4 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
     return add
 
 
-__all__ = ["routes"]
+__all__ = ["MoneyIn", "money_text", "once", "routes"]

@@ -6,7 +6,8 @@ and, once answered, the first answer. A repeat with the same key and body gets t
 nothing; the same key with another body is 422 (`idempotency_key_reused`). Repeats racing the first request
 are safe because the key also becomes the operation's ledger `ref` (ocs.services.charging is idempotent by
 ref inside its Lua script): however many arrive at once, the money moves once, and every one of them answers
-with the first stored answer.
+with the first stored answer. Within one daemon, repeats that arrive while the first is still running wait for
+its answer (no race to store a `duplicate: true` answer first).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Idempotency:
 
     def __init__(self, store: RedisStore) -> None:
         self.store = store
+        # (who, key) -> (fingerprint, the first request's answer): repeats arriving while the first is running
+        # in this process wait for its answer instead of racing it (the Redis record covers other processes)
+        self._running: dict[str, tuple[str, asyncio.Future[str]]] = {}
 
     def _key(self, who: str, key: str) -> str:
         return f"{self.store.prefix}:admin:idem:{who}:{key}"
@@ -41,6 +45,25 @@ class Idempotency:
         if not key or len(key) > MAX_KEY or not key.isprintable():
             raise ApiError(422, "invalid_request", "Idempotency-Key: 1 to 128 printable characters")
         name, digest = self._key(who, key), hashlib.sha256(fingerprint).hexdigest()
+        running = self._running.get(name)
+        if running is not None:
+            if running[0] != digest:
+                raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request")
+            return await asyncio.shield(running[1])
+        first: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._running[name] = (digest, first)
+        try:
+            text = await self._run(name, digest, answer)
+        except BaseException as e:
+            first.set_exception(e)
+            first.exception()  # retrieved: waiters (if any) get it too
+            raise
+        finally:
+            del self._running[name]
+        first.set_result(text)
+        return text
+
+    async def _run(self, name: str, digest: str, answer: Callable[[], Awaitable[dict[str, Any]]]) -> str:
         p = self.store.pipeline  # in order on one connection: the three go out together
         _, _, stored = await asyncio.gather(p.call("HSETNX", name, "fingerprint", digest),
                                             p.call("EXPIRE", name, KEY_TTL, "NX"),
