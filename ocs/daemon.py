@@ -97,7 +97,8 @@ def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService 
         routes.append(api_subscribers.routes(subscribers, HotspotService(backends.redis, backends.pool),
                                              cfg.radius.voucher_length, cfg.charging.currency))
     routes.extend(admin_resources(cfg, backends, charging, radius))
-    return build_app(Authenticator(cfg.admin.token, tokens.lookup), tuple(routes), pool=backends.pool)
+    return build_app(Authenticator(cfg.admin.token, tokens.lookup), tuple(routes), pool=backends.pool,
+                     max_in_flight=cfg.admin.max_in_flight)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from ocs import __version__, metrics
 from ocs.admin import problems
 from ocs.admin.audit import AuditMiddleware, AuditWriter
 from ocs.admin.auth import Authenticator, Reader
+from ocs.admin.fairness import InFlightLimit
 
 log = structlog.get_logger("ocs.admin")
 
@@ -59,9 +60,11 @@ class Info(BaseModel):
     version: str
 
 
-def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asyncpg.Pool | None = None) -> FastAPI:
+def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asyncpg.Pool | None = None,
+              max_in_flight: int = 0) -> FastAPI:
     """The admin application; each of `extra` adds its routes (health, resources, events); with `pool`, every
-    write is audited in PostgreSQL (ocs.admin.audit)."""
+    write is audited in PostgreSQL (ocs.admin.audit); with `max_in_flight`, at most that many API requests are
+    worked on at once (ocs.admin.fairness)."""
     app = FastAPI(title="ocsd admin API", version=__version__, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None, responses=problems.problem_responses(401, 403, 422))
     app.state.auth = auth
@@ -94,6 +97,8 @@ def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asy
         writer = AuditWriter(pool)
         app.add_middleware(AuditMiddleware, writer=writer)
         app.state.closers.append(writer.close)
+    if max_in_flight:
+        app.add_middleware(InFlightLimit, limit=max_in_flight)  # outermost: a waiting request holds nothing
     return app
 
 
