@@ -105,12 +105,21 @@ class Sessions:
         return out
 
     async def app_of(self, session_id: str) -> str | None:
-        """Which application holds a live session with this id (None: none does)."""
-        if any(h.session_id == session_id for h in await self.hotspot.live_sessions()):
-            return "radius"
+        """Which application holds a live session with this id (None: none does). Gy by the session's account
+        key (one Redis; a cluster has none, then the session index is read), Gx by its session hash, hotspot
+        from the live-session index."""
+        from ocs.services.gy import gy_store
+
+        gy = gy_store(self.config, self.charging.store)
+        account = await gy.session_account(session_id)
+        if account is not None and session_id in await gy.sessions(account):
+            return "gy"
         if await self._gx_store().get(session_id) is not None:
             return "gx"
-        if any(s["session"] == session_id for s in await gy_sessions(self.config, self.charging, None)):
+        if any(h.session_id == session_id for h in await self.hotspot.live_sessions()):
+            return "radius"
+        if account is None and any(s["session"] == session_id
+                                   for s in await gy_sessions(self.config, self.charging, None)):
             return "gy"
         return None
 

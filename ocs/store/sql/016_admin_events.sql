@@ -103,7 +103,8 @@ BEGIN
     RETURN NULL;
 END $$;
 CREATE TRIGGER ledger_bundle_left AFTER INSERT ON ledger FOR EACH ROW
-    WHEN (NEW.detail ? 'bundle' OR NEW.kind IN ('usage', 'expire')) EXECUTE FUNCTION ocsd_bundle_left();
+    WHEN (NEW.detail ? 'bundle' OR NEW.kind = 'expire' OR (NEW.kind = 'usage' AND NEW.detail -> 'bundles' <> '[]'))
+    EXECUTE FUNCTION ocsd_bundle_left();  -- usage paid from the balance alone (no bundle drawn) does not fire it
 
 -- The paged, time-filtered reads of GET /api/v1/ledger and /api/v1/cdrs.
 CREATE INDEX ledger_account_event ON ledger (account_id, event_id);
