@@ -5,7 +5,10 @@ top-ups/s on one process, AIR/s down by no more than 10%).
 
 The HTTP load client is raw asyncio HTTP/1.1 (one request at a time per connection, `--connections` kept
 alive) in its own process, so the client's cost is not the daemon's. Baselines from the same run: /healthz/s
-(what the framework, uvicorn and the event loop alone allow) and AIR/s without API load.
+(what the framework, uvicorn and the event loop alone allow) and AIR/s without API load. Because requests/s
+swing with whatever else the machine runs, the daemon's own CPU time per request (from /proc) is printed
+beside them, and its busy share during the AIR runs (well under 100%: the load generators, not the daemon,
+set the AIR/s figure, and a drop with API load then measures the clients' contention).
 
     PYTHONPATH=. .venv/bin/python bench/bench_admin.py [--seconds 5] [--connections 16] [--airs 30000]
 """
