@@ -1,4 +1,5 @@
-"""`ocsd bundle update|retire CODE` and `ocsd tariff delete RG` (issue 13 point 4), each recorded in the
+"""`ocsd bundle update|retire CODE` and `ocsd tariff delete RG` (issue 13 point 4), `ocsd hotspot package
+update CODE` and `ocsd plan delete CODE` (issue 16: the services of the admin API's PATCH/DELETE), each recorded in the
 `audit` table (who, when, what changed). Bundles already bought keep what they were sold with: an update
 changes what later purchases get; a retired bundle is no longer sold (`bundle list` and `purchase` no longer
 see it) but stays in the catalog for the accounts and ledger entries that name it. Money is in major units
@@ -24,6 +25,8 @@ from ocs.cli.common import (
     run,
     with_backends,
 )
+from ocs.cli.hotspot import package
+from ocs.cli.plans import plan
 
 
 @bundle.command("update")
@@ -105,4 +108,58 @@ def tariff_delete(config_path: str, rating_group: int, as_json: bool) -> None:
          lambda: f"deleted the tariff of rating group {rating_group}")
 
 
-__all__ = ["bundle_retire", "bundle_update", "tariff_delete"]
+@package.command("update")
+@config_option
+@click.argument("code")
+@click.option("--name", help="A new display name.")
+@click.option("--time-seconds", type=click.IntRange(1, INT32), metavar="N", help="New time allowance.")
+@click.option("--data-octets", type=click.IntRange(1, 2**63 - 1), metavar="N", help="New data allowance.")
+@click.option("--rate-limit", metavar="RATE", help='New Mikrotik-Rate-Limit, e.g. "2M/4M".')
+@click.option("--validity-hours", type=click.IntRange(1, INT32), metavar="H", help="New hours from first login.")
+@click.option("--devices", type=click.IntRange(1, 10_000), metavar="N", help="New devices online at once.")
+@click.option("--price", type=click.IntRange(0, 2**63 - 1), metavar="MINOR", help="New price in minor units.")
+@json_option
+def package_update(config_path: str, code: str, name: str | None, time_seconds: int | None,
+                   data_octets: int | None, rate_limit: str | None, validity_hours: int | None, devices: int | None,
+                   price: int | None, as_json: bool) -> None:
+    """Change a hotspot package for later sales (vouchers already made keep what they got); audited."""
+    from ocs.cli.money import call
+    from ocs.services.catalog import update_package
+    from ocs.services.hotspot import HotspotService
+
+    config = load_or_exit(config_path)
+
+    async def body(charging: Any) -> dict[str, Any]:
+        current = await HotspotService(charging.store, charging.pool).package(code)
+        return await update_package(charging.pool, current, name=name, time_seconds=time_seconds,
+                                    data_octets=data_octets, rate_limit=rate_limit, validity_hours=validity_hours,
+                                    devices=devices, price=price)
+
+    changed = call(config, as_json, body)  # an unknown package or a refused value: one line, exit 2
+    emit({"ok": True, "package": code, "changed": changed}, as_json,
+         lambda: "\n".join(f"{code}: {k} {v['from']} -> {v['to']}" for k, v in changed.items())
+         or f"{code}: nothing to change")
+
+
+@plan.command("delete")
+@config_option
+@click.argument("code")
+@json_option
+def plan_delete(config_path: str, code: str, as_json: bool) -> None:
+    """Delete a plan no subscriber names; audited."""
+    from ocs.services.catalog import CatalogConflict, delete_plan
+    from ocs.services.subscriber_admin import UnknownPlan
+
+    config = load_or_exit(config_path)
+
+    async def body(backends: Any) -> None:
+        try:
+            await delete_plan(backends.pool, code)
+        except (UnknownPlan, CatalogConflict) as e:
+            fail(str(e), as_json=as_json)
+
+    run(lambda: with_backends(config, body))
+    emit({"ok": True, "plan": code, "deleted": True}, as_json, lambda: f"deleted plan {code}")
+
+
+__all__ = ["bundle_retire", "bundle_update", "package_update", "plan_delete", "tariff_delete"]

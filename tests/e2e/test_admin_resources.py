@@ -258,3 +258,21 @@ def test_fast_path_top_ups_are_audited_counted_and_refused_like_the_route(api: A
     assert ("api.POST", f"/api/v1/accounts/{acc}/adjust", {"status": 409}) in rows
     metrics = api.http.get("/metrics").text
     assert 'ocsd_admin_requests_total{method="POST",route="/api/v1/accounts/{account}/topup",status="200"}' in metrics
+
+
+def test_cli_package_update_and_plan_delete_share_the_services(api: Api):
+    done = api.ocsd("hotspot", "package", "create", "--code", "cli1", "--name", "c", "--time-seconds", "60",
+                    "--rate-limit", "1M/1M", "--validity-hours", "1", "--price", "5")
+    assert done.returncode == 0, done.stderr
+    changed = json.loads(api.ocsd("hotspot", "package", "update", "cli1", "--price", "7", "--json").stdout)
+    assert changed == {"ok": True, "package": "cli1", "changed": {"price": {"from": 5, "to": 7}}}
+    assert {p["code"]: p for p in api.http.get("/api/v1/hotspot/packages", headers=ADMIN).json()}["cli1"]["price"] == 7
+    bad = api.ocsd("hotspot", "package", "update", "cli1", "--rate-limit", "fast")
+    assert bad.returncode == 2 and "rate limit" in bad.stderr
+    assert api.ocsd("hotspot", "package", "update", "nope", "--price", "1").returncode == 2
+    plan = {"code": "cliplan", "name": "p", "ambr_ul": 1000, "ambr_dl": 1000, "qci": 9, "arp": 8}
+    assert api.http.post("/api/v1/plans", headers=ADMIN, json=plan).status_code == 201
+    assert api.ocsd("plan", "delete", "cliplan").returncode == 0
+    is_problem(api.http.get("/api/v1/plans/cliplan", headers=ADMIN), 404, "unknown_plan")
+    gone = api.ocsd("plan", "delete", "cliplan")
+    assert gone.returncode == 2 and "no plan cliplan" in gone.stderr
