@@ -5,7 +5,10 @@ top-ups/s on one process, AIR/s down by no more than 10%).
 
 The HTTP load client is raw asyncio HTTP/1.1 (one request at a time per connection, `--connections` kept
 alive) in its own process, so the client's cost is not the daemon's. Baselines from the same run: /healthz/s
-(what the framework, uvicorn and the event loop alone allow) and AIR/s without API load.
+(what the framework, uvicorn and the event loop alone allow) and AIR/s without API load. Because requests/s
+swing with whatever else the machine runs, the daemon's own CPU time per request (from /proc) is printed
+beside them, and its busy share during the AIR runs (well under 100%: the load generators, not the daemon,
+set the AIR/s figure, and a drop with API load then measures the clients' contention).
 
     PYTHONPATH=. .venv/bin/python bench/bench_admin.py [--seconds 5] [--connections 16] [--airs 30000]
 """
@@ -75,12 +78,12 @@ def http_load(port: int, kind: str, accounts: list[str], connections: int, secon
         return lambda n: _request("POST", f"/api/v1/accounts/{account}/topup", body,
                                   f"Idempotency-Key: {tag}-{c}-{n}\r\n")
 
-    async def main() -> float:
+    async def main() -> tuple[float, int]:
         counts = [0]
         started = time.perf_counter()
         until = started + seconds
         await asyncio.gather(*(_connection(port, maker(c), until, counts) for c in range(connections)))
-        return counts[0] / (time.perf_counter() - started)
+        return counts[0] / (time.perf_counter() - started), counts[0]
 
     out.put(asyncio.run(main()))
 
@@ -97,9 +100,25 @@ def run_http(port: int, kind: str, accounts: list[str], connections: int, second
 
 
 def result(p: multiprocessing.Process) -> float:
-    value = float(p.queue.get(timeout=120))  # type: ignore[attr-defined]
+    value, count = p.queue.get(timeout=120)  # type: ignore[attr-defined]
     p.join()
-    return value
+    p.count = count  # type: ignore[attr-defined]
+    return float(value)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15, in clock ticks): the
+    daemon's cost per request, which a machine loaded by other work changes far less than requests/s."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, p: multiprocessing.Process) -> tuple[float, float]:
+    """(requests/s, daemon CPU µs per request) of a load process started just now."""
+    before = cpu_seconds(pid)
+    rate = result(p)
+    return rate, (cpu_seconds(pid) - before) * 1e6 / max(1, p.count)  # type: ignore[attr-defined]
 
 
 def main() -> None:
@@ -136,12 +155,19 @@ def main() -> None:
                                 for _ in range(args.accounts)]
                 load = Load(port, cer(), expect_success)
                 load.rate(templates, len(templates) * 5, args.window)  # warm-up
-                healthz = result(run_http(admin, "healthz", accounts, args.connections, args.seconds, client_cpu))
-                topups = result(run_http(admin, "topup", accounts, args.connections, args.seconds, client_cpu))
+                pid = daemon.proc.pid  # type: ignore[union-attr]
+                healthz, healthz_cpu = measured(pid, run_http(admin, "healthz", accounts, args.connections,
+                                                              args.seconds, client_cpu))
+                topups, topup_cpu = measured(pid, run_http(admin, "topup", accounts, args.connections, args.seconds,
+                                                           client_cpu))
+                cpu0, t0 = cpu_seconds(pid), time.perf_counter()
                 air_alone = load.rate(templates, args.airs, args.window)
+                busy_alone = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - t0)
                 p = run_http(admin, "topup", accounts, args.connections, args.seconds * 2, client_cpu)
                 time.sleep(0.5)
+                cpu0, t0 = cpu_seconds(pid), time.perf_counter()
                 air_loaded = load.rate(templates, args.airs, args.window)
+                busy_loaded = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - t0)
                 topups_beside = result(p)
             finally:
                 daemon.kill()
@@ -154,8 +180,10 @@ def main() -> None:
           f"{args.airs} AIRs at window {args.window}")
     print(f"{'measure':<52}{'ocsd':>14}{'baseline':>14}")
     print(f"{'top-ups/s via API (baseline: GET /healthz/s)':<52}{topups:>14,.0f}{healthz:>14,.0f}")
+    print(f"{'daemon CPU µs per top-up (baseline: per /healthz)':<52}{topup_cpu:>14,.0f}{healthz_cpu:>14,.0f}")
     print(f"{'AIR/s with top-up load (baseline: without)':<52}{air_loaded:>14,.0f}{air_alone:>14,.0f}")
     print(f"{'top-ups/s while the AIR load ran':<52}{topups_beside:>14,.0f}{'':>14}")
+    print(f"{'daemon CPU busy during AIRs (with API load / without)':<52}{busy_loaded:>14.0%}{busy_alone:>14.0%}")
     print(f"targets: >= 2,000 top-ups/s ({topups:,.0f}); AIR/s down <= 10% ({1 - air_loaded / air_alone:.0%} down)")
 
 

@@ -16,6 +16,7 @@ from ocs.admin import api_accounts, api_subscribers, api_tokens, events
 from ocs.admin.auth import Authenticator
 from ocs.admin.health import Health
 from ocs.admin.idempotency import Idempotency
+from ocs.admin.resources import admin_resources
 from ocs.admin.server import AdminServer, build_app, start_admin
 from ocs.admin.tokens import TokenStore
 from ocs.apps.dispatch import DiameterApplication, Dispatch
@@ -81,7 +82,8 @@ def load_dictionaries(config: Config) -> Dictionary:
     return load_dictionary(paths)
 
 
-def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService | None, health: Health) -> FastAPI:
+def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService | None, health: Health,
+              radius: RadiusRuntime | None = None) -> FastAPI:
     """The admin port's application: with the stores, tokens from PostgreSQL, the resources and the audit."""
     if backends is None or charging is None:
         return build_app(Authenticator(cfg.admin.token), (health.add_routes,))
@@ -94,7 +96,9 @@ def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService 
                                         ind_bits=cfg.auc.ind_bits)
         routes.append(api_subscribers.routes(subscribers, HotspotService(backends.redis, backends.pool),
                                              cfg.radius.voucher_length, cfg.charging.currency))
-    return build_app(Authenticator(cfg.admin.token, tokens.lookup), tuple(routes), pool=backends.pool)
+    routes.extend(admin_resources(cfg, backends, charging, radius))
+    return build_app(Authenticator(cfg.admin.token, tokens.lookup), tuple(routes), pool=backends.pool,
+                     max_in_flight=cfg.admin.max_in_flight)
 
 
 @dataclass
@@ -159,7 +163,7 @@ class Daemon:
         admin_host, admin_port = split_hostport(cfg.admin.listen)
         health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
                         cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
-        app = admin_app(cfg, self.backends, self.charging, health)
+        app = admin_app(cfg, self.backends, self.charging, health, self.radius)
         self.admin = await start_admin(admin_host, admin_port, app)
         self.diameter.start()
         if "gy" in cfg.diameter.applications and self.backends is not None:

@@ -4,11 +4,14 @@ Idempotency-Key (ocs.admin.idempotency)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ocs.admin.auth import Reader, Writer
@@ -141,15 +144,54 @@ def _account(v: AccountView) -> AccountOut:
 MONEY_ERRORS = problem_responses(404, 409, 422)
 
 
+async def answer_text(idem: Idempotency, who: str, key: str | None, fingerprint: Callable[[], Awaitable[bytes]],
+                      answer: Callable[[], Awaitable[dict[str, Any]]]) -> str:
+    """The answer of a money POST as JSON text: with an Idempotency-Key the first answer for the key (its stored
+    text, sent as is), else `answer()`. The route's `response_model` documents the schema; the dict is built
+    by the route from the service's result, so it is not validated a second time."""
+    if key is None:
+        return json.dumps(await answer(), separators=(",", ":"))
+    return await idem.run(who, key, await fingerprint(), answer)
+
+
+async def once(idem: Idempotency, request: Request, who: str, key: str | None,
+               answer: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
+    async def fingerprint() -> bytes:
+        return request.method.encode() + b" " + request.scope["path"].encode() + b"\n" + await request.body()
+
+    return Response(await answer_text(idem, who, key, fingerprint, answer), media_type="application/json")
+
+
+async def money_text(charging: ChargingService, idem: Idempotency, kind: str, account: str, amount: int,
+                     key: str | None, ref: str | None, reason: str, who: str,
+                     fingerprint: Callable[[], Awaitable[bytes]]) -> str:
+    """Top-up, adjust or refund, idempotent by key or ref: the answer's JSON text (MoneyOut)."""
+    effective = ref_for(key, ref)
+    store = charging.store
+
+    async def answer() -> dict[str, Any]:
+        # the currency read goes out with the money script (one AutoPipeline write, one round trip)
+        if kind == "topup":
+            operation = charging.top_up(account, amount, effective)
+        elif kind == "adjust":
+            operation = charging.adjust(account, amount, effective, reason)
+        else:
+            operation = charging.refund(account, amount, effective, reason)
+        currency, result = await asyncio.gather(store.pipeline.call("HGET", store.key(account, "acct"), "cur"),
+                                                operation)
+        return {"account": account, "kind": kind, "amount": amount, "currency": currency, "ref": effective,
+                "entry_id": result.entry_id, "balance": result.balance, "duplicate": result.duplicate}
+
+    return await answer_text(idem, who, key, fingerprint, answer)
+
+
 def routes(charging: ChargingService, idem: Idempotency, default_currency: str) -> Callable[[FastAPI], None]:
-    async def once(request: Request, who: str, key: str | None,
-                   answer: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-        if key is None:
-            return await answer()
-        fingerprint = request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
-        return await idem.run(who, key, fingerprint, answer)
 
     def add(app: FastAPI) -> None:
+        from ocs.admin.fastpath import MoneyFastPath
+
+        app.add_middleware(MoneyFastPath, charging=charging, idem=idem)  # inside the audit (added later)
+
         @app.post("/api/v1/accounts", status_code=201, tags=["accounts"], responses=problem_responses(409, 422))
         async def create_account(body: AccountIn, _who: Writer) -> AccountCreated:
             """Open an account (balance 0); SIMs join it with `subscriber add --account ID`."""
@@ -168,64 +210,66 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
             return _account(await charging.account(account))
 
         async def money(request: Request, kind: str, account: str, amount: int, key: str | None, ref: str | None,
-                        reason: str, who: str) -> MoneyOut:
-            effective = ref_for(key, ref)
+                        reason: str, who: str) -> Response:
+            async def fingerprint() -> bytes:
+                return request.method.encode() + b" " + request.scope["path"].encode() + b"\n" + await request.body()
 
-            async def answer() -> dict[str, Any]:
-                currency = (await charging.account(account)).currency
-                if kind == "topup":
-                    result = await charging.top_up(account, amount, effective)
-                elif kind == "adjust":
-                    result = await charging.adjust(account, amount, effective, reason)
-                else:
-                    result = await charging.refund(account, amount, effective, reason)
-                return MoneyOut(account=account, kind=kind, amount=amount, currency=currency, ref=effective,
-                                entry_id=result.entry_id, balance=result.balance,
-                                duplicate=result.duplicate).model_dump()
+            return Response(await money_text(charging, idem, kind, account, amount, key, ref, reason, who,
+                                             fingerprint), media_type="application/json")
 
-            return MoneyOut(**await once(request, who, key, answer))
-
-        @app.post("/api/v1/accounts/{account}/topup", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/topup", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=MoneyOut)
         async def top_up(account: AccountPath, body: MoneyIn, request: Request, who: Writer,
-                         idempotency_key: IdemKey = None) -> MoneyOut:
+                         idempotency_key: IdemKey = None) -> Response:
             """Credit airtime (idempotent by Idempotency-Key, or by `ref`)."""
             return await money(request, "topup", account, body.amount, idempotency_key, body.ref, "", who.name)
 
-        @app.post("/api/v1/accounts/{account}/adjust", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/adjust", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=MoneyOut)
         async def adjust(account: AccountPath, body: CorrectionIn, request: Request, who: Writer,
-                         idempotency_key: IdemKey = None) -> MoneyOut:
+                         idempotency_key: IdemKey = None) -> Response:
             """An operator's correction: a credit (> 0) or a debit (< 0, never below the available balance)."""
             return await money(request, "adjust", account, body.amount, idempotency_key, body.ref, body.reason,
                                who.name)
 
-        @app.post("/api/v1/accounts/{account}/refund", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/refund", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=MoneyOut)
         async def refund(account: AccountPath, body: CorrectionIn, request: Request, who: Writer,
-                         idempotency_key: IdemKey = None) -> MoneyOut:
+                         idempotency_key: IdemKey = None) -> Response:
             """Give money back (amount > 0) with a reason."""
             return await money(request, "refund", account, body.amount, idempotency_key, body.ref, body.reason,
                                who.name)
 
-        @app.post("/api/v1/accounts/{account}/bundles", tags=["money"], responses=MONEY_ERRORS)
+        @app.post("/api/v1/accounts/{account}/bundles", tags=["money"], responses=MONEY_ERRORS,
+                  response_model=PurchaseOut)
         async def purchase(account: AccountPath, body: PurchaseIn, request: Request, who: Writer,
-                           idempotency_key: IdemKey = None) -> PurchaseOut:
+                           idempotency_key: IdemKey = None) -> Response:
             """Buy a catalog bundle with airtime (debit and activation together, or neither)."""
             effective = ref_for(idempotency_key, body.ref)
 
             async def answer() -> dict[str, Any]:
                 r = await charging.purchase(account, body.bundle, effective)
-                return PurchaseOut(account=account, bundle=body.bundle, ref=effective, entry_id=r.entry_id,
-                                   bundle_id=r.bundle_id, balance=r.balance, duplicate=r.duplicate).model_dump()
+                return {"account": account, "bundle": body.bundle, "ref": effective, "entry_id": r.entry_id,
+                        "bundle_id": r.bundle_id, "balance": r.balance, "duplicate": r.duplicate}
 
-            return PurchaseOut(**await once(request, who.name, idempotency_key, answer))
+            return await once(idem, request, who.name, idempotency_key, answer)
 
-        @app.get("/api/v1/accounts/{account}/ledger", tags=["ledger"], responses=problem_responses(404))
+        @app.get("/api/v1/accounts/{account}/ledger", tags=["ledger"], responses=problem_responses(404, 422))
         async def ledger(account: AccountPath, _who: Reader,
-                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[LedgerOut]:
-            """The latest ledger entries of the account, newest first."""
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         since: Annotated[datetime | None, Query(description="RFC 3339, included")] = None,
+                         until: Annotated[datetime | None, Query(description="RFC 3339, excluded")] = None,
+                         ) -> list[LedgerOut]:
+            """The latest ledger entries of the account, newest first (created in [since, until) if given)."""
+            from ocs.admin.api_records import check_times
+            from ocs.services.records import account_ledger
+
+            check_times(since, until)
             await charging.account(account)
             return [LedgerOut(entry_id=e.entry_id, seq=e.seq, kind=e.kind, amount=e.amount,
                               balance_after=e.balance_after, ref=e.ref, created_at=_iso(e.created_ms / 1000),
-                              detail=dict(e.detail)) for e in await charging.ledger(account, limit)]
+                              detail=dict(e.detail))
+                    for e in await account_ledger(charging, account, since=since, until=until, limit=limit)]
 
         @app.get("/api/v1/bundles", tags=["catalog"])
         async def list_bundles(_who: Reader) -> list[CatalogBundle]:
@@ -246,4 +290,4 @@ def routes(charging: ChargingService, idem: Idempotency, default_currency: str) 
     return add
 
 
-__all__ = ["routes"]
+__all__ = ["MoneyIn", "money_text", "once", "routes"]

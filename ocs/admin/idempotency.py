@@ -6,11 +6,13 @@ and, once answered, the first answer. A repeat with the same key and body gets t
 nothing; the same key with another body is 422 (`idempotency_key_reused`). Repeats racing the first request
 are safe because the key also becomes the operation's ledger `ref` (ocs.services.charging is idempotent by
 ref inside its Lua script): however many arrive at once, the money moves once, and every one of them answers
-with the first stored answer.
+with the first stored answer. Within one daemon, repeats that arrive while the first is still running wait for
+its answer (no race to store a `duplicate: true` answer first).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -24,33 +26,55 @@ MAX_KEY = 128
 
 
 class Idempotency:
+    """Keys in Redis through the store's AutoPipeline: the commands of every request of an event-loop turn go
+    out in one write (no redis-py pipeline object per request), and the first answer is kept and replayed as
+    its JSON text (no decode and re-encode)."""
+
     def __init__(self, store: RedisStore) -> None:
         self.store = store
+        # (who, key) -> (fingerprint, the first request's answer): repeats arriving while the first is running
+        # in this process wait for its answer instead of racing it (the Redis record covers other processes)
+        self._running: dict[str, tuple[str, asyncio.Future[str]]] = {}
 
     def _key(self, who: str, key: str) -> str:
         return f"{self.store.prefix}:admin:idem:{who}:{key}"
 
     async def run(self, who: str, key: str, fingerprint: bytes,
-                  answer: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-        """The stored first answer for (who, key), or `answer()` stored as the first one."""
+                  answer: Callable[[], Awaitable[dict[str, Any]]]) -> str:
+        """The stored first answer (JSON text) for (who, key), or `answer()` stored as the first one."""
         if not key or len(key) > MAX_KEY or not key.isprintable():
             raise ApiError(422, "invalid_request", "Idempotency-Key: 1 to 128 printable characters")
         name, digest = self._key(who, key), hashlib.sha256(fingerprint).hexdigest()
-        pipe = self.store.client.pipeline(transaction=False)  # one round trip each side of the operation
-        pipe.hsetnx(name, "fingerprint", digest)
-        pipe.expire(name, KEY_TTL, nx=True)
-        pipe.hmget(name, ["fingerprint", "answer"])
-        stored = (await pipe.execute())[2]
+        running = self._running.get(name)
+        if running is not None:
+            if running[0] != digest:
+                raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request")
+            return await asyncio.shield(running[1])
+        first: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._running[name] = (digest, first)
+        try:
+            text = await self._run(name, digest, answer)
+        except BaseException as e:
+            first.set_exception(e)
+            first.exception()  # retrieved: waiters (if any) get it too
+            raise
+        finally:
+            del self._running[name]
+        first.set_result(text)
+        return text
+
+    async def _run(self, name: str, digest: str, answer: Callable[[], Awaitable[dict[str, Any]]]) -> str:
+        p = self.store.pipeline  # in order on one connection: the three go out together
+        _, _, stored = await asyncio.gather(p.call("HSETNX", name, "fingerprint", digest),
+                                            p.call("EXPIRE", name, KEY_TTL, "NX"),
+                                            p.call("HMGET", name, "fingerprint", "answer"))
         if stored[0] != digest:
             raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request")
         if stored[1] is not None:
-            return dict(json.loads(stored[1]))
-        result = await answer()
-        pipe = self.store.client.pipeline(transaction=False)
-        pipe.hsetnx(name, "answer", json.dumps(result, separators=(",", ":")))
-        pipe.hget(name, "answer")
-        first = (await pipe.execute())[1]
-        return dict(json.loads(first)) if first is not None else result
+            return str(stored[1])
+        result = json.dumps(await answer(), separators=(",", ":"))
+        _, first = await asyncio.gather(p.call("HSETNX", name, "answer", result), p.call("HGET", name, "answer"))
+        return str(first) if first is not None else result
 
 
 def ref_for(key: str | None, ref: str | None) -> str:

@@ -20,7 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocs.charging import errors as charging
 from ocs.provisioning import SubscriberExists, SubscriberNotFound
+from ocs.services.catalog import CatalogConflict
 from ocs.services.hotspot import PackageExists, UnknownPackage
+from ocs.services.plans import PlanExists
+from ocs.services.records import BadCursor
+from ocs.services.subscriber_admin import UnknownPlan
 from ocs.subscribers import errors as domain
 
 log = structlog.get_logger("ocs.admin")
@@ -60,6 +64,10 @@ PROVISIONING: dict[type[Exception], tuple[str, int]] = {
     SubscriberNotFound: ("unknown_subscriber", 404),
     UnknownPackage: ("unknown_package", 404),
     PackageExists: ("package_exists", 409),
+    PlanExists: ("plan_exists", 409),
+    UnknownPlan: ("unknown_plan", 404),
+    CatalogConflict: ("catalog_conflict", 409),
+    BadCursor: ("invalid_cursor", 422),
 }
 
 # Generic HTTP statuses -> code (errors not raised by the domain: auth, routing, validation).

@@ -34,6 +34,7 @@ from ocs import __version__, metrics
 from ocs.admin import problems
 from ocs.admin.audit import AuditMiddleware, AuditWriter
 from ocs.admin.auth import Authenticator, Reader
+from ocs.admin.fairness import InFlightLimit
 
 log = structlog.get_logger("ocs.admin")
 
@@ -41,6 +42,13 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SHUTDOWN_GRACE = 2  # seconds open requests (and event streams) get when the daemon stops
 
 RouteAdder = Callable[[FastAPI], None]
+
+try:
+    import httptools  # noqa: F401  (uvicorn[standard]; h11 otherwise)
+
+    HTTP_PROTOCOL = "httptools"
+except ImportError:  # pragma: no cover
+    HTTP_PROTOCOL = "h11"
 
 
 class Healthz(BaseModel):
@@ -52,9 +60,11 @@ class Info(BaseModel):
     version: str
 
 
-def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asyncpg.Pool | None = None) -> FastAPI:
+def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asyncpg.Pool | None = None,
+              max_in_flight: int = 0) -> FastAPI:
     """The admin application; each of `extra` adds its routes (health, resources, events); with `pool`, every
-    write is audited in PostgreSQL (ocs.admin.audit)."""
+    write is audited in PostgreSQL (ocs.admin.audit); with `max_in_flight`, at most that many API requests are
+    worked on at once (ocs.admin.fairness)."""
     app = FastAPI(title="ocsd admin API", version=__version__, openapi_url="/openapi.json", docs_url="/docs",
                   redoc_url=None, responses=problems.problem_responses(401, 403, 422))
     app.state.auth = auth
@@ -87,6 +97,8 @@ def build_app(auth: Authenticator, extra: tuple[RouteAdder, ...] = (), pool: asy
         writer = AuditWriter(pool)
         app.add_middleware(AuditMiddleware, writer=writer)
         app.state.closers.append(writer.close)
+    if max_in_flight:
+        app.add_middleware(InFlightLimit, limit=max_in_flight)  # outermost: a waiting request holds nothing
     return app
 
 
@@ -142,7 +154,10 @@ def _bind(host: str, port: int) -> socket.socket:
 async def start_admin(host: str, port: int, app: FastAPI) -> AdminServer:
     """Listen for admin HTTP requests on host:port with `app`, in the running loop."""
     sock = _bind(host, port)
+    # The small configuration (issue 16 point 7): httptools' C parser rather than h11, no websockets, no access
+    # log (the audit table and ocsd_admin_requests_total record what matters), no lifespan, no Server header.
     config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False,
+                            date_header=False, http=HTTP_PROTOCOL, ws="none",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE, timeout_keep_alive=30)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its "Started server process" lines
     server = _InLoopServer(config)

@@ -246,7 +246,7 @@ def tariff_set(config_path: str, rating_group: int, unit: str, price: str | None
     price until --roaming sets another; setting the home price again keeps the roaming price, unless the unit
     or block size changes (the roaming price is then reset to the home price: set it again). --roaming must
     use the tariff's unit and block size."""
-    from ocs.charging.model import Tariff, Unit
+    from ocs.services.catalog import CatalogConflict, tariff_with_price
 
     config = load_or_exit(config_path)
     cur = currency or config.charging.currency
@@ -255,24 +255,13 @@ def tariff_set(config_path: str, rating_group: int, unit: str, price: str | None
 
     async def body(charging: Any) -> Any:
         existing = next((t for t in await charging.list_tariffs() if t.rating_group == rating_group), None)
-        if roaming:
-            if existing is None:
-                fail(f"rating group {rating_group} has no tariff: set the home price first "
-                     f"(ocsd tariff set --rating-group {rating_group} --unit {unit} --price DECIMAL --per {unit_size})",
-                     as_json=as_json)
-            if (existing.unit.value, existing.unit_size) != (unit, unit_size):
-                fail(f"rating group {rating_group} is priced per {existing.unit_size} {existing.unit.value}: "
-                     f"give --unit {existing.unit.value} --per {existing.unit_size} with --roaming, or set the home "
-                     "price with the new unit first", as_json=as_json)
-            new = Tariff(rating_group, Unit(unit), unit_size, existing.price_home, price_of, cur)
-        else:
-            keep = existing is not None and (existing.unit.value, existing.unit_size) == (unit, unit_size)
-            if existing is not None and not keep:
-                notes.append(f"the unit changed from per {existing.unit_size} {existing.unit.value}: the roaming "
-                             f"price (was {money(existing.price_roaming, existing.currency)}) is now the home price; "
-                             "set it with --roaming")
-            new = Tariff(rating_group, Unit(unit), unit_size, price_of,
-                         existing.price_roaming if existing is not None and keep else price_of, cur)
+        try:
+            new, said = tariff_with_price(existing, rating_group, unit, unit_size, price_of, cur, roaming=roaming)
+        except CatalogConflict as e:
+            hint = (f" (ocsd tariff set --rating-group {rating_group} --unit {unit} --price DECIMAL --per {unit_size})"
+                    if existing is None else "")
+            fail(f"{e}{hint}", as_json=as_json)
+        notes.extend(said)
         await charging.set_tariff(new)
         return new
 

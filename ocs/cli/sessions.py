@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +40,7 @@ def session() -> None:
 def session_list(config_path: str, account: str | None, imsi: str | None, msisdn: str | None, app: str,
                  as_json: bool) -> None:
     """Live sessions with their reservations, or with --app gx their plan and rules (all accounts, or one)."""
-    from ocs.services.gy import gy_store
+    from ocs.services.sessions import gy_sessions
 
     who = _who(account, imsi, msisdn, as_json)
     config = load_or_exit(config_path)
@@ -55,14 +54,7 @@ def session_list(config_path: str, account: str | None, imsi: str | None, msisdn
         return emit(gx_found, as_json, lambda: gx_text(gx_found))
 
     async def body(charging: Any) -> list[dict[str, Any]]:
-        store = gy_store(config, charging.store)
-        accounts = [await account_of(charging, who)] if who is not None else await store.accounts_with_sessions()
-        out = []
-        for a in accounts:
-            for sid, s in (await store.sessions(a)).items():
-                out.append({"session": sid, "account": a, **s,
-                            "reserved": {str(k): v for k, v in s["reserved"].items()}})
-        return out
+        return await gy_sessions(config, charging, await account_of(charging, who) if who is not None else None)
 
     found = call(config, as_json, body)
 
@@ -84,20 +76,16 @@ def session_list(config_path: str, account: str | None, imsi: str | None, msisdn
 @json_option
 def session_terminate(config_path: str, session_id: str, timeout: float, as_json: bool) -> None:
     """Ask the running daemon to send ASR to the session's owning peer; prints the ASA's Result-Code."""
-    import uuid
-
-    from ocs.services.gy_notify import notify
+    from ocs.services.sessions import TerminateRefused, abort_gy
 
     config = load_or_exit(config_path)
 
     async def body(charging: Any) -> Any:
-        store = charging.store
-        reply_key = f"{store.prefix}:gyreply:{uuid.uuid4().hex}"
-        await notify(store, kind="abort", session=session_id, reply=reply_key)
-        found = await store.client.blpop([reply_key], timeout=timeout)
-        if found is None:
-            raise ValueError(f"no answer within {timeout:g} s (is the daemon running with gy, and the peer connected?)")
-        return json.loads(found[1])
+        try:
+            answer = await abort_gy(charging, session_id, timeout)
+            return {"ok": True, "session": session_id, "peer": answer["peer"], "result": answer["result"]}
+        except (TerminateRefused, TimeoutError) as e:
+            fail(str(e), as_json=as_json)
 
     answer = call(config, as_json, body)
     if not answer.get("ok"):

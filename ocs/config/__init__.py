@@ -91,6 +91,8 @@ class AdminConfig:
     token: str | None = field(default=None, repr=False)  # bearer token for all routes but /metrics, /healthz
     # /readyz answers 503 when the oldest ledger entry not yet in PostgreSQL is older than this (seconds)
     ledger_lag_limit: float = 60.0
+    # API requests worked on at once; more wait their turn (ocs/admin/fairness.py: Diameter keeps the loop)
+    max_in_flight: int = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +249,8 @@ def _parse_postgres(t: Table) -> PostgresConfig:
 
 def _parse_admin(t: Table) -> AdminConfig:
     admin = AdminConfig(listen=t.hostport("listen", AdminConfig().listen), token=t.optional_str("token"),
-                        ledger_lag_limit=t.number("ledger_lag_limit", AdminConfig().ledger_lag_limit, positive=True))
+                        ledger_lag_limit=t.number("ledger_lag_limit", AdminConfig().ledger_lag_limit, positive=True),
+                        max_in_flight=t.integer("max_in_flight", AdminConfig().max_in_flight, minimum=1))
     t.finish()
     return admin
 

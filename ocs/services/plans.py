@@ -26,7 +26,7 @@ def _plan(row: asyncpg.Record) -> Plan:
                 monthly_octets=row["monthly_octets"], monitoring_key=row["monitoring_key"])
 
 
-async def create_plan(pool: asyncpg.Pool, p: Plan) -> None:
+async def create_plan(pool: asyncpg.Pool, p: Plan, *, by: str | None = None) -> None:
     async with pool.acquire() as conn, conn.transaction():
         try:
             await conn.execute(
@@ -38,7 +38,7 @@ async def create_plan(pool: asyncpg.Pool, p: Plan) -> None:
                 p.throttle_ul, p.throttle_dl, p.monthly_octets, p.monitoring_key)
         except asyncpg.UniqueViolationError:
             raise PlanExists(f"plan {p.code} exists") from None
-        await audit(conn, "plan.create", p.code, plan_json(p))
+        await audit(conn, "plan.create", p.code, plan_json(p), by=by)
 
 
 async def list_plans(pool: asyncpg.Pool) -> list[Plan]:

@@ -41,7 +41,9 @@ class Api:
         return {"Authorization": f"Bearer {json.loads(done.stdout)['token']}"}
 
     def audit(self) -> list[dict[str, object]]:
+        """The audit rows; the daemon writes them behind its answers (within a loop turn or two)."""
         async def rows() -> list[dict[str, object]]:
+            await asyncio.sleep(0.2)
             conn = await asyncpg.connect(self.dsn)
             try:
                 rows = await conn.fetch("SELECT actor, action, target, detail FROM audit ORDER BY id")
