@@ -77,8 +77,9 @@ async def test_writer_task_wakes_on_new_entries(service: ChargingService, redis_
     try:
         for i in range(20):
             await service.top_up(imsi, 1, f"t{i}")
-        for _ in range(200):
-            if len(await pg_entries(service.pool, [imsi])) == 20:
+        for _ in range(500):  # rows land in PostgreSQL before the writer trims the stream: wait for both
+            if (len(await pg_entries(service.pool, [imsi])) == 20 and writer.written == 20
+                    and await stream_entries(redis_store, [imsi]) == {}):
                 break
             await asyncio.sleep(0.02)
         # the running task wrote them (not the drain at stop, which would hide a writer that never wakes)
