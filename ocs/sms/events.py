@@ -126,7 +126,8 @@ def parse_submit_sm_resp(body: bytes, content_type: str | None, message_id: str 
         status = _text(doc.get("status"), "status")
         if not status.startswith("ESME_"):
             raise Malformed(f"status {status!r} is not an ESME_* command status")
-        return SubmitResult(_text(doc.get("message_id"), "message_id"), status, _opt(doc.get("smpp_msgid")),
+        smpp = _opt(doc.get("smpp_msgid"))
+        return SubmitResult(_text(doc.get("message_id"), "message_id"), status, smpp_id(smpp) if smpp else None,
                             _opt(uid), _opt(doc.get("connector_id")))
     # SubmitSmRespBillContent: published for ESME_ROK only; message-id is the bill id
     if "amount" not in headers and "user-id" not in headers:
@@ -143,7 +144,8 @@ def parse_dlr(routing_key: str, body: bytes, content_type: str | None, message_i
         status = _text(doc.get("status"), "status")
         pdu_type = str(doc.get("pdu_type") or "")
         if status.startswith("ESME_") or pdu_type == "submit_sm_resp":
-            return SubmitResult(_text(doc.get("message_id"), "message_id"), status, _opt(doc.get("smpp_msgid")),
+            smpp = _opt(doc.get("smpp_msgid"))
+            return SubmitResult(_text(doc.get("message_id"), "message_id"), status, smpp_id(smpp) if smpp else None,
                                 None, _opt(doc.get("connector_id")))
         details = doc.get("dlr_details") or {}
         if not isinstance(details, dict):
