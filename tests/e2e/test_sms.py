@@ -74,7 +74,8 @@ rate_limit = 0
                        "invalid_sms")
             assert [t["match"] for t in http.get("/api/v1/sms/tariffs", headers=read).json()] == ["254"]
             acct = http.post("/api/v1/accounts", headers=ADMIN, json={"currency": "EUR"}).json()["account"]
-            assert http.post(f"/api/v1/accounts/{acct}/topup", headers=ADMIN, json={"amount": 12, "ref": "t1"}).status_code == 200
+            topup = http.post(f"/api/v1/accounts/{acct}/topup", headers=ADMIN, json={"amount": 12, "ref": "t1"})
+            assert topup.status_code == 200
 
             charge = {"account": acct, "message_id": "m-1", "destination": "+254712345678", "parts": 2}
             is_problem(http.post("/api/v1/sms/charge", headers=read, json=charge), 403, "forbidden")
@@ -95,7 +96,8 @@ rate_limit = 0
             # the rate limit: one message a second
             r = http.put(f"/api/v1/sms/accounts/{acct}", headers=ADMIN, json={"rate_limit": 1})
             assert r.json()["rate_limit"] == 1
-            assert http.post(f"/api/v1/accounts/{acct}/topup", headers=ADMIN, json={"amount": 100, "ref": "t2"}).status_code == 200
+            topup = http.post(f"/api/v1/accounts/{acct}/topup", headers=ADMIN, json={"amount": 100, "ref": "t2"})
+            assert topup.status_code == 200
             one = {"account": acct, "destination": "254712345678", "sender_id": "ACME"}
             assert http.post("/api/v1/sms/charge", headers=ADMIN, json={**one, "message_id": "r-1"}).status_code == 200
             slow = http.post("/api/v1/sms/charge", headers=ADMIN, json={**one, "message_id": "r-2"})

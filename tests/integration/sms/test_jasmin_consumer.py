@@ -17,8 +17,15 @@ from ocs.config.sms import SmsConfig
 from ocs.services.charging import ChargingService
 from ocs.sms.consumer import JasminConsumers
 from ocs.sms.service import ChargeRequest, SmsService
-from tests.support.rabbitmq import AMQP_URL, Jasmin, PrivateNode, connect_or_skip, delete_topology, eventually, \
-    unique_config
+from tests.support.rabbitmq import (
+    AMQP_URL,
+    Jasmin,
+    PrivateNode,
+    connect_or_skip,
+    delete_topology,
+    eventually,
+    unique_config,
+)
 
 pytestmark = pytest.mark.asyncio
 NewAccount = Callable[..., Awaitable[str]]
