@@ -66,3 +66,14 @@ def test_validation() -> None:
     with pytest.raises(InvalidSms):
         check_tariff(SmsTariff("p", "mccmnc", "639", 0, 1, "KES"))
     assert month_of(1_780_000_000) == "202605"  # 2026-05-28 UTC
+
+
+def test_sms_config_section() -> None:
+    from ocs.config.sms import parse_sms
+    from ocs.config.table import ConfigError, Table
+
+    assert parse_sms(Table({}, "sms")).enabled is False
+    with pytest.raises(ConfigError, match="amqp_url: is required"):
+        parse_sms(Table({"enabled": True}, "sms"))
+    with pytest.raises(ConfigError, match="prefetch"):
+        parse_sms(Table({"prefetch": 0}, "sms"))
