@@ -191,3 +191,55 @@ async def test_survives_a_rabbitmq_restart(sms: SmsService, service: ChargingSer
 
 async def _submit_is(sms: SmsService, message_id: str, state: str) -> bool:
     return (await sms.message(message_id))["submit"] == state
+
+
+async def test_store_outage_requeues_and_loses_nothing(pg_pool, redis_prefix: str, redis_store,  # type: ignore[no-untyped-def]
+                                                       new_account: NewAccount, service: ChargingService,
+                                                       amqp: tuple[SmsConfig, Jasmin]) -> None:
+    from urllib.parse import urlsplit
+
+    from ocs.sms import metrics
+    from ocs.sms.pricing import SmsTariff
+    from ocs.store.redis_client import RedisStore
+    from tests.integration.conftest import REDIS_URL
+    from tests.support.tcp_proxy import TcpProxy
+
+    config, jasmin = amqp
+    target = urlsplit(REDIS_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    proxy.start()
+    store = RedisStore(f"redis://127.0.0.1:{proxy.port}{target.path}", redis_prefix)
+    await store.start()
+    try:
+        sms = SmsService(store, pg_pool, config)
+        await sms.set_tariff(SmsTariff("std", "prefix", "254", 0, 3, "EUR"))
+        account = await new_account(100)
+        ids = [mid() for _ in range(5)]
+        for m in ids:
+            await sms.charge(ChargeRequest(account, m, "254712345678"))
+        consumers = JasminConsumers(sms, config, store_timeout=0.3)
+        consumers.start()
+        await eventually(lambda: _is_set(consumers))
+        requeued = metrics.events_total._counts.get((config.submit_queue, "requeued"), 0)
+        proxy.cut()  # Redis unreachable for the consumer
+        for m in ids:
+            await jasmin.submit_sm_resp(m, "ESME_RTHROTTLED")
+
+        async def requeueing() -> bool:
+            return metrics.events_total._counts.get((config.submit_queue, "requeued"), 0) > requeued
+
+        await eventually(requeueing)
+        proxy.restore()
+
+        reader = SmsService(redis_store, pg_pool, config)  # reads over a connection that was never cut
+
+        async def all_refunded() -> bool:
+            return all([(await reader.message(m))["submit"] == "failed" for m in ids])
+
+        await eventually(all_refunded, timeout=30)
+        await consumers.stop()
+        assert await balance(service, account) == 100
+        assert await queue_depth(AMQP_URL, config.submit_queue + ".dlq") == 0
+    finally:
+        await store.close()
+        proxy.stop()
