@@ -107,7 +107,15 @@ class JasminConsumers:
         self.connection.reconnect_callbacks.add(self._reconnected)
         self.connection.close_callbacks.add(self._closed)
         metrics.consumer_connected.set(1)
-        channel = await self.connection.channel()
+        try:
+            await self._consume(self.connection)
+        except aio_pika.exceptions.AMQPError as e:
+            # e.g. PRECONDITION_FAILED: an exchange or queue of these names exists with other arguments
+            log.error("sms-consumers-failed", error=str(e), error_type=type(e).__name__,
+                      hint="check the [sms] exchange and queue names against the broker's")
+
+    async def _consume(self, connection: AbstractRobustConnection) -> None:
+        channel = await connection.channel()
         await channel.set_qos(prefetch_count=self.config.prefetch)
         c = self.config
         submit = await self._declare(channel, c.billing_exchange, c.submit_queue, SUBMIT_BINDING)

@@ -35,7 +35,7 @@ if a[4] ~= P.curs[plan] then return err('currency_mismatch', 'account in ' .. a[
 local rate, burst = tonumber(s[2] or P.rate), tonumber(s[3] or P.burst)
 local tok = burst
 if rate > 0 then
-  if s[4] then tok = math.min(burst, tonumber(s[4]) + (P.ts - tonumber(s[5])) * rate / 1000) end
+  if s[4] then tok = math.min(burst, tonumber(s[4]) + math.max(0, P.ts - tonumber(s[5])) * rate / 1000) end
   if tok < 1 then
     return err('rate_limited', fmt(math.ceil((1 - tok) * 1000 / rate)) .. ' ' .. fmt(rate) .. ' messages per second')
   end

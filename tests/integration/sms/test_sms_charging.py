@@ -149,3 +149,25 @@ async def test_refund_on_undelivered_by_policy(sms: SmsService, service: Chargin
         assert not again.changed  # a final state stays
         assert (await sms.message(m))["refunded"] is (account == refund)
     assert (await balance(service, keep), await balance(service, refund)) == (97, 100)
+
+
+async def test_lua_prices_agree_with_the_pure_model(sms: SmsService, new_account: NewAccount) -> None:
+    """sms_charge.lua's tier loop against ocs.sms.pricing.price_of, on random tiers and message sizes."""
+    import random
+
+    from ocs.sms.pricing import price_of
+
+    rng = random.Random(18)
+    for case in range(12):
+        plan = f"prop-{case}-{secrets.token_hex(2)}"
+        tiers = tuple(sorted({rng.randrange(0, 12): rng.randrange(0, 50) for _ in range(rng.randrange(1, 4))}.items()))
+        for from_count, price in tiers:
+            await sms.set_tariff(SmsTariff(plan, "prefix", "254", from_count, price, "EUR"))
+        account = await new_account(10**9)
+        await sms.set_account(account, plan=plan)
+        sent = 0
+        for _ in range(5):
+            parts = rng.randrange(1, 6)
+            charged = await sms.charge(ChargeRequest(account, mid(), "254700000001", parts=parts), now=NOW)
+            assert charged.price == price_of(tiers, sent, parts), (tiers, sent, parts)
+            sent += parts
