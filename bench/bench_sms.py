@@ -8,6 +8,12 @@
    queue, then JasminConsumers (decode, one Redis script, ack) until all are applied; baseline: a bare aio-pika
    consumer that only acknowledges the same number of messages, same prefetch, same broker, same run.
 
+Reading: a charge is two Redis commands (the message id's claim, then one script) and a JSON request through
+FastAPI with the audit of every write, so the API figure follows the admin stack's own ceiling (/healthz/s,
+and the top-ups/s of bench_admin) more than Redis; an event is one JSON decode, a GET and one script, and its
+acknowledgement, so the consumer follows the bare aio-pika figure. RabbitMQ shares the machine's cores with
+the benchmark: on a loaded machine both baselines drop with the figures.
+
     PYTHONPATH=. .venv/bin/python bench/bench_sms.py [--seconds 5] [--connections 16] [--events 20000]
 """
 
