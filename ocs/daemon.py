@@ -196,7 +196,7 @@ class Daemon:
         self.sms = SmsRuntime(self.config, backends)
         await self.sms.load()
         backends.sms = self.sms.service
-        jobs = [*jobs, *self.sms.jobs()]
+        jobs, flushes = [*jobs, *self.sms.jobs()], [*flushes, *self.sms.flushes()]
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
                                          jobs=jobs, flushes=flushes)
         self.housekeeping.start()

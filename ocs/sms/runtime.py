@@ -11,10 +11,12 @@ import structlog
 from ocs.backends import Backends
 from ocs.config import Config
 from ocs.sms.consumer import JasminConsumers
+from ocs.sms.records import SmsRecordWriter
 from ocs.sms.service import SmsService
 
 log = structlog.get_logger("ocs.sms")
 RELOAD_INTERVAL = 30.0  # seconds between reloads of the tariffs (changes made by the CLI in another process)
+RECORD_INTERVAL = 1.0  # seconds between passes of the record writer (Redis -> PostgreSQL sms_messages)
 
 
 class SmsRuntime:
@@ -22,6 +24,7 @@ class SmsRuntime:
         self.config = config
         self.service = SmsService(backends.redis, backends.pool, config.sms)
         self.consumers: JasminConsumers | None = None
+        self.records = SmsRecordWriter(backends.redis, backends.pool, pg_timeout=config.postgres.timeout)
 
     async def load(self) -> None:
         try:
@@ -33,7 +36,11 @@ class SmsRuntime:
         async def reload() -> int:
             await self.load()
             return 0
-        return [("sms-tariffs", RELOAD_INTERVAL, reload)]
+        return [("sms-tariffs", RELOAD_INTERVAL, reload), ("sms-records", RECORD_INTERVAL, self.records.write_once)]
+
+    def flushes(self) -> list[tuple[str, Callable[[], Awaitable[int]]]]:
+        """At stop, after the consumers: the records still in Redis go to PostgreSQL."""
+        return [("sms-records", self.records.drain)]
 
     def start(self) -> None:
         if self.config.sms.enabled:

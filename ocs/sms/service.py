@@ -28,6 +28,7 @@ from ocs.sms.pricing import (
     month_of,
     normalise_destination,
 )
+from ocs.sms.records import stored_record
 from ocs.sms.store import SmsRedis
 from ocs.store.redis_client import RedisStore
 
@@ -74,7 +75,7 @@ class Outcome:
 
 
 def _record(message_id: str, raw: dict[str, str]) -> dict[str, Any]:
-    ints = ("parts", "price", "charged_at", "submitted_at", "delivered_at", "refunded_at")
+    ints = ("parts", "price", "charged_at", "submitted_at", "delivered_at", "refunded_at", "rev")
     out: dict[str, Any] = {"message_id": message_id}
     for k, v in raw.items():
         out[k] = int(v) if k in ints and v.lstrip("-").isdigit() else v
@@ -200,10 +201,14 @@ class SmsService:
         return out
 
     async def message(self, message_id: str) -> dict[str, Any]:
+        """The record from Redis, or once it expired there, its PostgreSQL copy (ocs.sms.records)."""
         account = await self.redis.account_of_message(message_id)
         raw = await self.redis.message(account, message_id) if account else {}
         if not raw:
-            raise UnknownMessage(message_id)
+            stored = await stored_record(self.pool, message_id)
+            if stored is None:
+                raise UnknownMessage(message_id)
+            return stored
         return _record(message_id, raw)
 
     # ---- charging (hot path)

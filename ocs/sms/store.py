@@ -9,6 +9,7 @@ Keys of an account (hash tag = account id, the slot of its balance):
 Indexes (their own slots; written before the charge, read by the consumers):
   <p>:smsidx:{<message id>}      string, the account charged for the message
   <p>:smsmap:{<SMSC msg id>}     string, our message id for the SMSC's id (Jasmin's submit_sm_resp smpp_msgid)
+Per slot: <p>:smsrec:{t}        stream of record snapshots, moved into PostgreSQL by ocs/sms/records.py
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class SmsRedis:
         return await self._run(
             "sms_charge",
             [s.key(account, "acct"), s.slot_key(account, "ledger"), sms, s.key(account, "smssnd"),
-             self.record_key(account, message_id), self.dispatch_key(account, dispatch) if dispatch else sms],
+             self.record_key(account, message_id), self.dispatch_key(account, dispatch) if dispatch else sms,
+             s.slot_key(account, "smsrec")],
             {"account": account, "mid": message_id, "dest": destination, "parts": parts, "sender": sender,
              "dispatch": dispatch, "plans": {k: [list(t) for t in v] for k, v in plans.items()},
              "curs": currencies, "default_plan": default_plan, "month": month, "ts": ts, "rate": rate,
@@ -93,7 +95,7 @@ class SmsRedis:
         return await self._run(
             "sms_result",
             [s.key(account, "acct"), s.slot_key(account, "ledger"), self.record_key(account, message_id),
-             s.key(account, "sms")],
+             s.key(account, "sms"), s.slot_key(account, "smsrec")],
             {"account": account, "mid": message_id, "dprefix": s.key(account, "smsd:"), "kind": kind,
              "status": status, "state": state, "refundable": 1 if refundable else 0, "ts": ts, "smpp": smpp})
 

@@ -3,6 +3,7 @@
 -- KEYS: 1 <p>:{account}:acct  2 <p>:ledger[:{slot tag}]  3 <p>:{account}:sms (plan, refund policy, rate limit,
 --       token bucket tok/tts, monthly part counters n:<YYYYMM>)  4 <p>:{account}:smssnd (sender id -> status)
 --       5 <p>:{account}:smsm:<message id> (the message's record)  6 <p>:{account}:smsd:<dispatch> (or KEYS[3])
+--       7 <p>:smsrec[:{slot tag}] (stream of record snapshots, written behind into PostgreSQL sms_messages)
 -- ARGV[1]: {account, mid, dest, parts, sender ('' = none), dispatch ('' = none), plans {plan: [[from, price]..]},
 --           curs {plan: currency}, default_plan, month, ts (ms), rate (messages/s, 0 = no limit), burst, ttl (record, s), detail}
 -- Returns: {"duplicate":0|1,"price","balance","entry","parts","plan"}; errors OCS unknown_account, blocked,
@@ -13,7 +14,7 @@
 --   below the held amount. Token bucket (RFC 2697's single-rate idea): `burst` tokens, `rate` per second,
 --   one per message, taken only by a message that is charged.
 P = cjson.decode(ARGV[1])
-local acct, stream, sms, senders, rec, disp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local acct, stream, sms, senders, rec, disp, snaps = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local seen = redis.call('HMGET', rec, 'price', 'entry', 'parts', 'plan')
 if seen[1] then
   return string.format('{"duplicate":1,"price":%s,"balance":%s,"entry":%s,"parts":%s,"plan":%s}', seen[1],
@@ -61,8 +62,9 @@ redis.call('HINCRBY', sms, 'n:' .. P.month, P.parts)
 if rate > 0 then redis.call('HSET', sms, 'tok', tostring(tok - 1), 'tts', fmt(P.ts)) end
 redis.call('HSET', rec, 'account', P.account, 'dest', P.dest, 'parts', fmt(P.parts), 'price', fmt(price),
            'sender', P.sender, 'dispatch', P.dispatch, 'plan', plan, 'submit', 'pending', 'delivery', '',
-           'charged_at', fmt(P.ts), 'entry', id, 'refunded', '0')
+           'charged_at', fmt(P.ts), 'entry', id, 'refunded', '0', 'rev', '1')
 redis.call('EXPIRE', rec, P.ttl)
+redis.call('XADD', snaps, '*', 'mid', P.mid, unpack(redis.call('HGETALL', rec)))
 if P.dispatch ~= '' then
   redis.call('HINCRBY', disp, 'sent', 1)
   redis.call('HINCRBY', disp, 'parts', P.parts)

@@ -1,6 +1,6 @@
 -- sms_result.lua: what became of a charged SMS (issue 18 point 3), from Jasmin's submit_sm_resp and DLRs.
 -- KEYS: 1 <p>:{account}:acct  2 <p>:ledger[:{slot tag}]  3 <p>:{account}:smsm:<message id>
---       4 <p>:{account}:sms (the account's refund policy)
+--       4 <p>:{account}:sms (the account's refund policy)  5 <p>:smsrec[:{slot tag}] (record snapshots)
 --       The record names its dispatch; its counters are <p>:{account}:smsd:<dispatch> = P.dprefix .. dispatch,
 --       a key of the same slot (hash tag {account}), so the script stays on one slot as a cluster needs.
 -- ARGV[1]: {account, mid, dprefix, kind "submit"|"dlr", status (ESME_* or the receipt's stat), state (dlr: delivered,
@@ -11,7 +11,7 @@
 --   whatever the path (a failed submit, or a failed delivery under the refund policy); a final delivery state
 --   is never replaced by "pending"; the dispatch counters move only on a change.
 P = cjson.decode(ARGV[1])
-local acct, stream, rec, sms = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local acct, stream, rec, sms, snaps = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local r = redis.call('HMGET', rec, 'price', 'submit', 'delivery', 'refunded', 'dispatch', 'account')
 if not r[1] then return '{"found":0,"changed":0,"refunded":0,"submit":"","delivery":"","balance":0}' end
 local price, submit, delivery, refunded, dispatch = tonumber(r[1]), r[2], r[3], r[4], r[5]
@@ -56,6 +56,10 @@ else
     redis.call('HSET', rec, 'delivery', new, 'dlr_status', P.status, 'delivered_at', fmt(P.ts))
   end
   if changed == 1 and P.refundable == 1 and redis.call('HGET', sms, 'refund') == '1' then do_refund(P.status) end
+end
+if changed == 1 then
+  redis.call('HINCRBY', rec, 'rev', 1)
+  redis.call('XADD', snaps, '*', 'mid', P.mid, unpack(redis.call('HGETALL', rec)))
 end
 local bal = redis.call('HGET', acct, 'bal') or '0'
 return string.format('{"found":1,"changed":%d,"refunded":%d,"submit":%s,"delivery":%s,"balance":%s}', changed,

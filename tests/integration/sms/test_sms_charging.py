@@ -171,3 +171,26 @@ async def test_lua_prices_agree_with_the_pure_model(sms: SmsService, new_account
             charged = await sms.charge(ChargeRequest(account, mid(), "254700000001", parts=parts), now=NOW)
             assert charged.price == price_of(tiers, sent, parts), (tiers, sent, parts)
             sent += parts
+
+
+async def test_records_written_behind_into_postgresql(sms: SmsService, redis_store, pg_pool,  # type: ignore[no-untyped-def]
+                                                      new_account: NewAccount) -> None:
+    from ocs.sms.records import SmsRecordWriter
+
+    writer = SmsRecordWriter(redis_store, pg_pool)
+    await writer.drain()  # what other tests of this module left
+    account = await new_account(100)
+    m = mid()
+    await sms.charge(ChargeRequest(account, m, "254712345678", parts=2), now=NOW)
+    await sms.submit_result(SubmitResult(m, "ESME_ROK", "77"), now=NOW + 1)
+    await sms.delivery(DeliveryReport(m, "DELIVRD", None, {}), now=NOW + 2)
+    assert await writer.write_once() == 3  # three snapshots, the newest written
+    async with pg_pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM sms_messages WHERE message_id = $1", m)
+    assert (row["account_id"], row["parts"], row["price"], row["submit"], row["delivery"], row["rev"]) == (
+        account, 2, 6, "accepted", "delivered", 3)
+    assert await writer.write_once() == 0
+    await redis_store.client.delete(sms.redis.record_key(account, m))  # the Redis record expired
+    stored = await sms.message(m)
+    assert (stored["account"], stored["price"], stored["delivery"], stored["charged_at"]) == (
+        account, 6, "delivered", int(NOW * 1000))
