@@ -13,6 +13,7 @@ from ocs.store.redis_client import RedisStore
 
 if TYPE_CHECKING:
     from ocs.services.charging import ChargingService
+    from ocs.sms.service import SmsService
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Backends:
     keys: Sealer | SealingError  # the sealer, or why there is none (opened with keys=False)
     # the daemon's charging service (tariffs and catalog in memory, reloaded by housekeeping), once started
     charging: ChargingService | None = None
+    sms: SmsService | None = None  # the daemon's SMS service (issue 18): the Gy hook prices SMS events with it
 
     @property
     def sealer(self) -> Sealer:

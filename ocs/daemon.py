@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from ocs import __version__
-from ocs.admin import api_accounts, api_subscribers, api_tokens, events
+from ocs.admin import api_accounts, api_sms, api_subscribers, api_tokens, events
 from ocs.admin.auth import Authenticator
 from ocs.admin.health import Health
 from ocs.admin.idempotency import Idempotency
@@ -37,6 +37,7 @@ from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
 from ocs.services.radius_runtime import RadiusRuntime
 from ocs.services.subscribers import SubscriberService
+from ocs.sms.runtime import SmsRuntime
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 from ocs.transport.trace import Tracer
@@ -83,7 +84,7 @@ def load_dictionaries(config: Config) -> Dictionary:
 
 
 def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService | None, health: Health,
-              radius: RadiusRuntime | None = None) -> FastAPI:
+              radius: RadiusRuntime | None = None, sms: SmsRuntime | None = None) -> FastAPI:
     """The admin port's application: with the stores, tokens from PostgreSQL, the resources and the audit."""
     if backends is None or charging is None:
         return build_app(Authenticator(cfg.admin.token), (health.add_routes,))
@@ -91,6 +92,8 @@ def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService 
     routes = [health.add_routes, api_tokens.routes(tokens),
               api_accounts.routes(charging, Idempotency(backends.redis), cfg.charging.currency),
               events.routes(backends.pool)]
+    if sms is not None:
+        routes.append(api_sms.routes(sms.service, cfg.charging.currency))
     if not isinstance(backends.keys, Exception):  # subscribers need the key sealer
         subscribers = SubscriberService(backends.pool, backends.sealer, charging, currency=cfg.charging.currency,
                                         ind_bits=cfg.auc.ind_bits)
@@ -116,6 +119,7 @@ class Daemon:
     gx_notifier: GxNotifier | None = None
     radius: RadiusRuntime | None = None
     charging: ChargingService | None = None  # the service the admin API shares with housekeeping
+    sms: SmsRuntime | None = None  # SMS billing (issue 18): its service, and the Jasmin consumers when enabled
 
     async def start(self) -> None:
         cfg = self.config
@@ -163,8 +167,10 @@ class Daemon:
         admin_host, admin_port = split_hostport(cfg.admin.listen)
         health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
                         cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
-        app = admin_app(cfg, self.backends, self.charging, health, self.radius)
+        app = admin_app(cfg, self.backends, self.charging, health, self.radius, self.sms)
         self.admin = await start_admin(admin_host, admin_port, app)
+        if self.sms is not None:
+            self.sms.start()
         self.diameter.start()
         if "gy" in cfg.diameter.applications and self.backends is not None:
             self.gy_notifier = gy_notifier(cfg, self.backends, self.diameter.request, node.dictionary)
@@ -190,6 +196,10 @@ class Daemon:
         jobs, flushes = gy_jobs(self.config, backends)
         if self.radius is not None:
             jobs = [*jobs, *self.radius.jobs()]
+        self.sms = SmsRuntime(self.config, backends)
+        await self.sms.load()
+        backends.sms = self.sms.service
+        jobs, flushes = [*jobs, *self.sms.jobs()], [*flushes, *self.sms.flushes()]
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
                                          jobs=jobs, flushes=flushes)
         self.housekeeping.start()
@@ -211,6 +221,8 @@ class Daemon:
             await self.gx_notifier.stop()
         if self.diameter is not None:
             await self.diameter.stop()
+        if self.sms is not None:
+            await self.sms.stop()  # finishes the Jasmin events in flight
         if self.radius is not None:
             await self.radius.stop()
         if self.admin is not None:

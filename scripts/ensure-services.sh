@@ -158,11 +158,13 @@ fi
 
 "$ROOT/scripts/ensure-radclient.sh"  # the RADIUS end-to-end tests' router (freeradius-utils)
 "$ROOT/scripts/ensure-tshark.sh"  # the Gx end-to-end test decodes CCAs with it (Wireshark)
+AMQP_URL=$("$ROOT/scripts/ensure-rabbitmq.sh")  # the SMS tests consume Jasmin's events from it
 
 mkdir -p "$VAR"
 cat >"$VAR/services.env" <<EOF
 export OCSD_TEST_REDIS_URL=$REDIS_URL
 export OCSD_TEST_PG_DSN=$PG_DSN
 EOF
+if [ -n "$AMQP_URL" ]; then echo "export OCSD_TEST_AMQP_URL=$AMQP_URL" >>"$VAR/services.env"; fi
 echo "OCSD_TEST_REDIS_URL=$REDIS_URL"
 echo "OCSD_TEST_PG_DSN=$PG_DSN"

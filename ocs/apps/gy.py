@@ -13,7 +13,7 @@ Refusals of the whole request are domain errors (unknown user 5030, unknown sess
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -85,6 +85,8 @@ class GyStore(Protocol):
 
 
 Outcome = Callable[[str, int], None]  # (request type label, result code) for metrics
+# SMS event charging by SMS tariffs (issue 18, ocs/sms/gy_hook.py): (result code, answer AVPs) or None for Gy's own
+SmsEvent = Callable[[Message, CreditControlRequest, Context], Awaitable[tuple[int, dict[str, Any]] | None]]
 Usage = Callable[[Unit, int, int, int], None]  # (unit, granted, used, charged) per MSCC answered, for metrics
 TYPE_LABELS = {1: "initial", 2: "update", 3: "termination", 4: "event"}
 
@@ -96,7 +98,8 @@ class Gy:
     def __init__(self, origin_host: str, origin_realm: str, config: GyConfig, store: GyStore,
                  tariff: Callable[[int], Tariff], *, home_plmns: Iterable[str] = (),
                  outcome: Outcome | None = None, usage: Usage | None = None,
-                 dictionary: Dictionary | None = None, exhausted: Callable[[str], None] | None = None) -> None:
+                 dictionary: Dictionary | None = None, exhausted: Callable[[str], None] | None = None,
+                 sms_event: SmsEvent | None = None) -> None:
         self.origin_host = origin_host
         self.origin_realm = origin_realm
         self.config = config
@@ -105,6 +108,7 @@ class Gy:
         self.home_plmns = frozenset(home_plmns)
         self.outcome = outcome or (lambda kind, result: None)
         self.usage = usage
+        self.sms_event = sms_event
         self.exhausted = exhausted  # (account): a grant was the last or refused (Gx fair use, issue 10 point 3)
         self.d = dictionary if dictionary is not None else default_dictionary()
         self._refusal = CreditControlRefusal(origin_host, origin_realm, self.d)
@@ -162,6 +166,10 @@ class Gy:
 
     async def _event(self, request: Message, ccr: CreditControlRequest, ctx: Context) -> Message:
         """RFC 4006 §5.2 one-time event (see ocs.apps.gy_events)."""
+        if self.sms_event is not None:
+            sms = await self.sms_event(request, ccr, ctx)
+            if sms is not None:
+                return self._answer(request, ccr, *sms)
         action = action_of(ccr)
         rg = ccr.services[0].rating_group
         tariff = self.tariff(rg)  # UnknownTariff: 5031 for the whole request

@@ -23,6 +23,7 @@ from ocs.charging.currencies import MINOR_UNITS
 from ocs.config.gx import GxConfig, parse_gx
 from ocs.config.gy import GyConfig, parse_gy
 from ocs.config.radius import RadiusConfig, parse_radius
+from ocs.config.sms import SmsConfig, parse_sms
 from ocs.config.table import ConfigError, Table, is_hostport, is_ip, split_hostport
 
 APPLICATIONS = frozenset({"gy", "gx", "s6a"})
@@ -147,6 +148,7 @@ class Config:
     gy: GyConfig = field(default_factory=GyConfig)
     gx: GxConfig = field(default_factory=GxConfig)
     radius: RadiusConfig = field(default_factory=RadiusConfig)
+    sms: SmsConfig = field(default_factory=SmsConfig)
     # Both [redis] and [postgres] are in the file: the daemon then runs the ledger writer and housekeeping
     # whatever applications are enabled (an application that needs them opens them with their defaults).
     stores_configured: bool = False
@@ -327,6 +329,7 @@ def parse_config(mapping: Mapping[str, object], base_dir: Path | None = None) ->
         gy=parse_gy(root.table("gy")),
         gx=parse_gx(root.table("gx")),
         radius=parse_radius(root.table("radius")),
+        sms=parse_sms(root.table("sms")),
         stores_configured="redis" in mapping and "postgres" in mapping,
     )
     root.finish()

@@ -17,6 +17,7 @@ from ocs.diameter.dictionary import Dictionary
 from ocs.metrics import gy_charged_total, gy_requests_total, gy_sessions, gy_units_total
 from ocs.services.gx import exhausted_hook
 from ocs.services.gy_notify import GyNotifier, Send
+from ocs.sms.gy_hook import SmsGyHook
 from ocs.store.cdrs import CdrWriter
 from ocs.store.guard import StoreGuard
 from ocs.store.gy_redis import GyRedis
@@ -69,7 +70,8 @@ def gy_application(config: Config, backends: Backends) -> Gy:
               GuardedGyStore(gy_store(config, backends.redis), guard), charging.tariff,
               home_plmns=config.auc.home_plmns,
               outcome=lambda kind, result: gy_requests_total.inc((kind, str(result))), usage=_usage,
-              exhausted=exhausted_hook(backends.redis) if "gx" in config.diameter.applications else None)
+              exhausted=exhausted_hook(backends.redis) if "gx" in config.diameter.applications else None,
+              sms_event=SmsGyHook(backends.sms, charging).event if backends.sms is not None else None)
 
 
 def _usage(unit: Unit, granted: int, used: int, charged: int) -> None:
