@@ -8,7 +8,9 @@ MSCC atomically (`GyStore.ccr`, ocs/store/lua/gy_ccr.lua), then the CCA with a R
   §6.3.5); for a CCR-I where no MSCC got anything, the whole answer is 4012;
 - a rating group without a tariff: 5031 DIAMETER_RATING_FAILED for that MSCC.
 Refusals of the whole request are domain errors (unknown user 5030, unknown session 5002, blocked 4010) that
-`ocs.apps.errors` maps and `CreditControlRefusal` answers. Pure: no store, no asyncio.
+`ocs.apps.errors` maps and `CreditControlRefusal` answers. A CCR-U of a blocked account or barred SIM is answered
+4010 too, after the script committed what it used (RFC 4006 §9.1; ocs.services.account_status). Pure: no store,
+no asyncio.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from typing import Any, Protocol
 
 from ocs.apps.credit_control import CreditControlRefusal
 from ocs.apps.dispatch import Context, Handler
-from ocs.apps.errors import DIAMETER_CREDIT_LIMIT_REACHED, DIAMETER_RATING_FAILED
+from ocs.apps.errors import (
+    DIAMETER_CREDIT_LIMIT_REACHED,
+    DIAMETER_END_USER_SERVICE_DENIED,
+    DIAMETER_RATING_FAILED,
+)
 from ocs.apps.gy_events import ENOUGH_CREDIT, NO_CREDIT, action_of, cost, cost_information, event_units, wants_cost
 from ocs.apps.gy_messages import (
     APP_GY,
@@ -203,6 +209,10 @@ class Gy:
             account = found
         items, wanted, unrated = self._items(ccr)
         reply = await self.store.ccr(account, ccr, ctx.peer, ctx.realm, items)
+        if reply.get("denied"):  # blocked account or barred SIM: usage charged, nothing granted (gy_ccr.lua)
+            return self._answer(request, ccr, DIAMETER_END_USER_SERVICE_DENIED, {
+                "Multiple-Services-Credit-Control": [mscc(int(it["rg"]), DIAMETER_END_USER_SERVICE_DENIED)
+                                                     for it in reply["items"]]})
         services: list[dict[str, Any]] = []
         granted_any = False
         for it in reply["items"]:

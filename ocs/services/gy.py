@@ -102,7 +102,7 @@ def gy_jobs(config: Config, backends: Backends) -> tuple[list[Job], list[Flush]]
 def gy_notifier(config: Config, backends: Backends, send: Send, dictionary: Dictionary) -> GyNotifier:
     """The consumer of RAR/ASR notifications from other processes (ocs.services.gy_notify)."""
     return GyNotifier(backends.redis, gy_store(config, backends.redis), send, dictionary, config.node.origin_host,
-                      config.node.origin_realm)
+                      config.node.origin_realm, session_grace=config.gy.session_grace)
 
 
 __all__ = ["GuardedGyStore", "gy_application", "gy_jobs", "gy_notifier", "gy_store"]

@@ -3,7 +3,9 @@
 Keys (besides the account's, see ocs/store/charging_redis.py):
   <p>:gysid:{<session id>}        string, the account of a live Gy session (expires with the session)
   <p>:{account}:gys               hash session id -> peer|realm|last request n|start ms|usage|imsi|msisdn|final
-                                  (usage: rg:used:charged:from_b,...; final: the last CCR got a last grant or 4012)
+                                  |last RAR|terminating (usage: rg:used:charged:from_b,...; final: the last CCR
+                                  got a last grant, 4012 or 4010; last RAR: result;at ms;peer; terminating: 1
+                                  after an ASA 2001, see gy_mark.lua)
   <p>:{account}:req:gy:<sid>:<n>  string, the reply to CC-Request-Number n (answers a retransmission)
   <p>:gysidx[:{slot tag}]         zset account\\x1fsession by the deadline (ms) past which the reaper closes it
   <p>:cdr[:{slot tag}]            stream of the records of closed sessions (ocs/store/cdrs.py writes them behind)
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from ocs.charging.errors import UnknownSubscriber, error_from_reply
@@ -36,6 +39,15 @@ def _mapped(error: ReplyError, session_id: str, account: str) -> Exception:
     if message.startswith("OCS blocked"):
         return Blocked(account)
     return error_from_reply(message) or error
+
+
+def _rar(value: str) -> dict[str, Any] | None:
+    """The last RAR's answer as recorded by gy_mark.lua ("result;at ms;peer"), None when none was sent."""
+    if not value:
+        return None
+    result, at_ms, peer = value.split(";", 2)
+    at = datetime.fromtimestamp(int(at_ms) / 1000, UTC).isoformat(timespec="milliseconds")
+    return {"result_code": int(result), "at": at.replace("+00:00", "Z"), "at_ms": int(at_ms), "peer": peer}
 
 
 class GyRedis:
@@ -143,6 +155,16 @@ class GyRedis:
             await s.pipeline.call("DEL", session_lookup_key(s, session_id))
         return bool(reply["closed"])
 
+    async def mark(self, account: str, session_id: str, *, rar: tuple[int, int, str] | None = None,
+                   terminating_until: int = 0) -> bool:
+        """Record on a live session the RAA of a RAR (result code, time ms, peer), and/or that it is terminating
+        (ASA 2001) with the deadline (ms) past which the reaper closes it. False when the session is gone."""
+        s = self.store
+        params = json.dumps({"account": account, "session": session_id, "deadline": terminating_until,
+                             "rar": ";".join(map(str, rar)) if rar is not None else ""}, separators=(",", ":"))
+        reply = await s.evalsha("gy_mark", [s.key(account, "gys"), s.slot_key(account, "gysidx")], [params])
+        return bool(json.loads(reply)["found"])
+
     async def reap(self, now_ms: int, batch: int = 1000) -> int:
         """Close the sessions silent past their deadline (Validity-Time + grace). Returns sessions closed."""
         p = self.store.pipeline
@@ -182,9 +204,11 @@ class GyRedis:
                 sid, _, rg = rkey.partition(SEP)
                 if sid == session_id:
                     held[int(rg)] = int(r.split("|")[0])
+            f += [""] * (10 - len(f))
             out[session_id] = {"peer": f[0], "realm": f[1], "request_number": int(f[2]), "start_ms": int(f[3]),
-                               "imsi": f[5] if len(f) > 5 else "", "msisdn": f[6] if len(f) > 6 else "",
-                               "final": len(f) > 7 and f[7] == "1", "usage": usage, "reserved": held}
+                               "imsi": f[5], "msisdn": f[6], "final": f[7] == "1",
+                               "state": "terminating" if f[9] == "1" else "open", "last_rar": _rar(f[8]),
+                               "usage": usage, "reserved": held}
         return out
 
 
