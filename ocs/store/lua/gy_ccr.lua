@@ -14,8 +14,9 @@
 --           "granted_from_bundles","money_held"}],"start":ms,"peer":...} ; errors (nothing changed):
 --           OCS unknown_account, OCS unknown_session (CCR-U/T without CCR-I), OCS blocked (a CCR-I of a blocked
 --           account or barred SIM), OCS currency_mismatch, OCS invalid_amount.
---   Blocked account or barred SIM (RFC 4006 §9.1 4010 DIAMETER_END_USER_SERVICE_DENIED) on a CCR-U: the used units
---   are still committed (they were consumed under an earlier grant), nothing is granted, every reservation of the
+--   Blocked account or barred SIM (RFC 4006 §9.1 4010 DIAMETER_END_USER_SERVICE_DENIED: "if the CCR contained
+--   used-service-units they are deducted, if possible") on a CCR-U: the used units are committed (consumed under an
+--   earlier grant), nothing is granted, every reservation of the
 --   session is given back, the session is marked final (so unblocking re-authorizes it by RAR) and "denied" is 1;
 --   a CCR-T is served as always (the session ends, its usage is charged).
 -- Invariants: those of commit.lua and reserve.lua for every item, all in one step (the account is read and
