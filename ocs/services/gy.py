@@ -19,6 +19,7 @@ from ocs.services.gx import exhausted_hook
 from ocs.services.gy_notify import GyNotifier, Send
 from ocs.store.cdrs import CdrWriter
 from ocs.store.guard import StoreGuard
+from ocs.store.guard_sweep import SweptStoreGuard
 from ocs.store.gy_redis import GyRedis
 from ocs.store.redis_client import RedisStore
 
@@ -64,7 +65,7 @@ def gy_application(config: Config, backends: Backends) -> Gy:
     charging = backends.charging
     if charging is None:
         raise ValueError("gy needs the charging service: [redis] and [postgres] must be configured")
-    guard = StoreGuard("redis", config.redis.timeout)
+    guard = SweptStoreGuard("redis", config.redis.timeout)  # one sweeping timer, not one per call
     return Gy(config.node.origin_host, config.node.origin_realm, config.gy,
               GuardedGyStore(gy_store(config, backends.redis), guard), charging.tariff,
               home_plmns=config.auc.home_plmns,
