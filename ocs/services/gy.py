@@ -45,7 +45,7 @@ class GuardedGyStore:
     async def ccr(self, account: str, ccr: CreditControlRequest, peer: str, realm: str,
                   items: list[Item]) -> dict[str, Any]:
         return await self.guard.call(self.redis.ccr, account, ccr.session_id, ccr.request_type,
-                                     ccr.request_number, peer, realm, [i.params() for i in items],
+                                     ccr.request_number, peer, realm, [i.json() for i in items],
                                      int(time.time() * 1000), ccr.imsi, ccr.msisdn)
 
     async def event(self, account: str, ccr: CreditControlRequest, peer: str, action: int,

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _q
 from typing import Any, cast
 
 from ocs.charging.errors import UnknownSubscriber, error_from_reply
@@ -91,14 +93,17 @@ class GyRedis:
         accounts[session_id] = account
 
     async def ccr(self, account: str, session_id: str, request_type: int, request_number: int, peer: str,
-                  realm: str, items: list[dict[str, Any]], now_ms: int, imsi: str | None = None,
+                  realm: str, items: Sequence[dict[str, Any] | str], now_ms: int, imsi: str | None = None,
                   msisdn: str | None = None) -> dict[str, Any]:
+        """One CCR in gy_ccr.lua; `items` as dicts, or already as JSON objects (ocs.apps.gy.Item.json)."""
         s = self.store
-        params = json.dumps({"account": account, "session": session_id, "type": request_type, "n": request_number,
-                             "peer": peer, "realm": realm, "imsi": imsi or "", "msisdn": msisdn or "",
-                             "now": now_ms // 1000, "ts": now_ms,
-                             "deadline": now_ms + self.session_lifetime * 1000, "ttl": self.answer_ttl,
-                             "lifetime": self.session_lifetime, "items": items}, separators=(",", ":"))
+        # the parameters written directly (json.dumps of the whole object costs more than the script call)
+        encoded = ",".join(i if isinstance(i, str) else json.dumps(i, separators=(",", ":")) for i in items)
+        params = (f'{{"account":{_q(account)},"session":{_q(session_id)},"type":{request_type:d},'
+                  f'"n":{request_number:d},"peer":{_q(peer)},"realm":{_q(realm)},"imsi":{_q(imsi or "")},'
+                  f'"msisdn":{_q(msisdn or "")},"now":{now_ms // 1000:d},"ts":{now_ms:d},'
+                  f'"deadline":{now_ms + self.session_lifetime * 1000:d},"ttl":{self.answer_ttl:d},'
+                  f'"lifetime":{self.session_lifetime:d},"items":[{encoded}]}}')
         keys = [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "ledger"),
                 s.key(account, f"req:gy:{session_id}:{request_number}"), s.slot_key(account, "rsvidx"),
                 s.key(account, "gys"), s.slot_key(account, "gysidx"), s.slot_key(account, "cdr")]

@@ -11,7 +11,7 @@
 --           lifetime (s, of key 9), now (s), ts (ms), deadline (ms: silent past it, the reaper closes the session), ttl (s, of the answer kept for retransmissions), items: [{rg, used, wanted (0 = no
 --           grant asked), dim, n, price, cur, release (1: Reporting-Reason FINAL, give the rest back)}]}
 -- Returns: {"duplicate":0|1,"denied":0|1,"items":[{"rg","charged","unpaid","from_bundles","from_balance","granted",
---           "granted_from_bundles","money_held"}],"start":ms,"peer":...} ; errors (nothing changed):
+--           "granted_from_bundles","money_held"}],"start":ms} ; errors (nothing changed):
 --           OCS unknown_account, OCS unknown_session (CCR-U/T without CCR-I), OCS blocked (a CCR-I of a blocked
 --           account or barred SIM), OCS currency_mismatch, OCS invalid_amount.
 --   Blocked account or barred SIM (RFC 4006 §9.1 4010 DIAMETER_END_USER_SERVICE_DENIED: "if the CCR contained
@@ -126,14 +126,8 @@ else
 end
 acct_save(acct, a, by_id, touched)
 if fresh then redis.call('ZADD', idx, 'NX', ts, P.account) end
-local total = {}
-for i, rg in ipairs(order) do
-  local u = usage[rg]
-  total[i] = string.format('{"rg":%s,"used":%d,"charged":%d,"from_bundles":%d}', rg, u[1], u[2], u[3])
-end
 local body = '"denied":' .. (denied and '1' or '0') .. ',"items":[' .. table.concat(out, ',') .. '],"start":' ..
-             fmt(start) .. ',"usage":[' ..
-             table.concat(total, ',') .. ']}'
+             fmt(start) .. '}'
 redis.call('SET', reqkey, body, 'EX', P.ttl)
 if KEYS[9] then
   if P.type == 3 then redis.call('DEL', KEYS[9]) else redis.call('SET', KEYS[9], P.account, 'EX', P.lifetime) end
