@@ -221,12 +221,13 @@ class Gy:
                                                      for it in reply["items"]]})
         services: list[dict[str, Any]] = []
         granted_any = False
+        usage = self.usage if not reply.get("duplicate") else None  # a retransmission counts nothing again
         for it in reply["items"]:
             rg = int(it["rg"])
             unit, want = wanted[rg]
             granted = int(it["granted"])
-            if self.usage is not None:
-                self.usage(unit, granted, next(i.used for i in items if i.rg == rg), int(it["charged"]))
+            if usage is not None:
+                usage(unit, granted, next(i.used for i in items if i.rg == rg), int(it["charged"]))
             if want > 0 and granted == 0:
                 services.append(mscc(rg, DIAMETER_CREDIT_LIMIT_REACHED))
                 continue
