@@ -39,7 +39,8 @@ async def set_flags(store: RedisStore, account: str, set_: list[str], clear: lis
 
 async def flags_in_postgres(conn: asyncpg.Connection, account: str) -> dict[str, str]:
     """The flag fields the account's Redis hash must carry, from PostgreSQL (for the rebuild)."""
-    status = await conn.fetchval("SELECT status FROM accounts WHERE account_id = $1", account)
+    # to_jsonb: NULL rather than an error on a schema before migration 015 (a rebuild during an upgrade)
+    status = await conn.fetchval("SELECT to_jsonb(a) ->> 'status' FROM accounts a WHERE account_id = $1", account)
     flags = {BLOCKED: "1"} if status == "blocked" else {}
     for r in await conn.fetch("SELECT imsi, msisdn FROM subscribers WHERE account_id = $1 AND status = 'barred'",
                               account):
