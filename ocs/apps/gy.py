@@ -8,18 +8,25 @@ MSCC atomically (`GyStore.ccr`, ocs/store/lua/gy_ccr.lua), then the CCA with a R
   §6.3.5); for a CCR-I where no MSCC got anything, the whole answer is 4012;
 - a rating group without a tariff: 5031 DIAMETER_RATING_FAILED for that MSCC.
 Refusals of the whole request are domain errors (unknown user 5030, unknown session 5002, blocked 4010) that
-`ocs.apps.errors` maps and `CreditControlRefusal` answers. Pure: no store, no asyncio.
+`ocs.apps.errors` maps and `CreditControlRefusal` answers. A CCR-U of a blocked account or barred SIM is answered
+4010 too, after the script committed what it used (RFC 4006 §9.1; ocs.services.account_status). Pure: no store,
+no asyncio.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _q
 from typing import Any, Protocol
 
 from ocs.apps.credit_control import CreditControlRefusal
 from ocs.apps.dispatch import Context, Handler
-from ocs.apps.errors import DIAMETER_CREDIT_LIMIT_REACHED, DIAMETER_RATING_FAILED
+from ocs.apps.errors import (
+    DIAMETER_CREDIT_LIMIT_REACHED,
+    DIAMETER_END_USER_SERVICE_DENIED,
+    DIAMETER_RATING_FAILED,
+)
 from ocs.apps.gy_events import ENOUGH_CREDIT, NO_CREDIT, action_of, cost, cost_information, event_units, wants_cost
 from ocs.apps.gy_messages import (
     APP_GY,
@@ -66,6 +73,11 @@ class Item:
     def params(self) -> dict[str, Any]:
         return {"rg": self.rg, "used": self.used, "wanted": self.wanted, "dim": self.dim, "n": self.n,
                 "price": self.price, "cur": self.cur, "release": self.release}
+
+    def json(self) -> str:
+        """`params()` as the script's JSON, written directly (the hot path: json.dumps costs more)."""
+        return (f'{{"rg":{self.rg:d},"used":{self.used:d},"wanted":{self.wanted:d},"dim":{_q(self.dim)},'
+                f'"n":{self.n:d},"price":{self.price:d},"cur":{_q(self.cur)},"release":{self.release:d}}}')
 
 
 class GyStore(Protocol):
@@ -211,14 +223,19 @@ class Gy:
             account = found
         items, wanted, unrated = self._items(ccr)
         reply = await self.store.ccr(account, ccr, ctx.peer, ctx.realm, items)
+        if reply.get("denied"):  # blocked account or barred SIM: usage charged, nothing granted (gy_ccr.lua)
+            return self._answer(request, ccr, DIAMETER_END_USER_SERVICE_DENIED, {
+                "Multiple-Services-Credit-Control": [mscc(int(it["rg"]), DIAMETER_END_USER_SERVICE_DENIED)
+                                                     for it in reply["items"]]})
         services: list[dict[str, Any]] = []
         granted_any = False
+        usage = self.usage if not reply.get("duplicate") else None  # a retransmission counts nothing again
         for it in reply["items"]:
             rg = int(it["rg"])
             unit, want = wanted[rg]
             granted = int(it["granted"])
-            if self.usage is not None:
-                self.usage(unit, granted, next(i.used for i in items if i.rg == rg), int(it["charged"]))
+            if usage is not None:
+                usage(unit, granted, next(i.used for i in items if i.rg == rg), int(it["charged"]))
             if want > 0 and granted == 0:
                 services.append(mscc(rg, DIAMETER_CREDIT_LIMIT_REACHED))
                 continue

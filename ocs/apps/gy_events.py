@@ -20,6 +20,7 @@ from ocs.apps.gy_messages import (
     CreditControlRequest,
 )
 from ocs.charging.currencies import MINOR_UNITS
+from ocs.charging.iso4217 import NUMERIC
 from ocs.charging.model import Tariff, Unit
 from ocs.diameter.codes import DIAMETER_INVALID_AVP_VALUE, DIAMETER_MISSING_AVP
 from ocs.diameter.errors import DiameterError
@@ -28,12 +29,6 @@ ACTIONS = frozenset({DIRECT_DEBITING, REFUND_ACCOUNT, CHECK_BALANCE, PRICE_ENQUI
 ENOUGH_CREDIT, NO_CREDIT = 0, 1  # RFC 4006 §8.6 Check-Balance-Result
 AOC_FULL, AOC_COST_ONLY = 1, 2   # TS 32.299 §7.2.8 AoC-Request-Type
 
-# ISO 4217 numeric codes (RFC 4006 §8.11 Currency-Code) of the currencies accounts commonly hold
-ISO_NUMERIC = {
-    "AUD": 36, "BRL": 986, "CAD": 124, "CHF": 756, "CNY": 156, "DKK": 208, "EGP": 818, "EUR": 978, "GBP": 826,
-    "GHS": 936, "INR": 356, "JPY": 392, "KES": 404, "MXN": 484, "NGN": 566, "NOK": 578, "PLN": 985, "RWF": 646,
-    "SEK": 752, "TRY": 949, "TZS": 834, "UGX": 800, "USD": 840, "XAF": 950, "XOF": 952, "ZAR": 710,
-}
 
 
 def event_units(ccr: CreditControlRequest, unit: Unit) -> int:
@@ -66,14 +61,15 @@ def cost(tariff: Tariff, units: int, roaming: bool) -> int:
 
 
 def cost_information(amount: int, currency: str) -> dict[str, Any]:
-    """RFC 4006 §8.7: the amount as Value-Digits x 10^Exponent in the currency's main unit."""
+    """RFC 4006 §8.7: the amount as Value-Digits x 10^Exponent in the currency's main unit; §8.11 Currency-Code
+    is the ISO 4217 number of the tariff's currency (every code `check_currency` accepts has one)."""
     return {"Unit-Value": {"Value-Digits": amount, "Exponent": -MINOR_UNITS.get(currency, 0)},
-            "Currency-Code": ISO_NUMERIC.get(currency, 0)}
+            "Currency-Code": NUMERIC[currency]}
 
 
 def wants_cost(ccr: CreditControlRequest) -> bool:
     return ccr.requested_action == PRICE_ENQUIRY or ccr.aoc_request_type in (AOC_FULL, AOC_COST_ONLY)
 
 
-__all__ = ["ACTIONS", "ENOUGH_CREDIT", "ISO_NUMERIC", "NO_CREDIT", "action_of", "cost", "cost_information",
+__all__ = ["ACTIONS", "ENOUGH_CREDIT", "NO_CREDIT", "action_of", "cost", "cost_information",
            "event_units", "wants_cost"]

@@ -9,6 +9,7 @@ group; RFC 4006 §8.16 single-service RSU/USU at the top level become one MSCC).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,12 @@ from ocs.apps.credit_control import (
     subscription_ids,
 )
 from ocs.charging.model import Unit
+from ocs.diameter.avp import Avp
 from ocs.diameter.codes import DIAMETER_INVALID_AVP_VALUE
 from ocs.diameter.dictionary import Dictionary
 from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
-from ocs.diameter.typed import Group
+from ocs.diameter.typed import Group, spec
 
 APP_GY = 4  # RFC 4006 §1.3 Diameter Credit-Control Application
 # TS 32.299 §7.2.175 Reporting-Reason
@@ -63,26 +65,68 @@ class Units:
         return self.time if unit is Unit.SECONDS else self.service_specific
 
 
-def _units(g: Group) -> Units:
-    return Units(g.get("CC-Time"), g.get("CC-Total-Octets"), g.get("CC-Input-Octets"), g.get("CC-Output-Octets"),
-                 g.get("CC-Service-Specific-Units"))
+# The AVPs parse_ccr reads, each resolved by name once per dictionary into (code, vendor) -> (slot, reader): a
+# CCR-U is then read in one pass over its AVPs and one over each MSCC's, instead of a scan per name (the Gy hot
+# path, issue 9 point 6). The first of a name counts (as Group.get), the others are left alone.
+_UNIT_NAMES = ("CC-Time", "CC-Total-Octets", "CC-Input-Octets", "CC-Output-Octets", "CC-Service-Specific-Units")
+_MSCC_NAMES = ("Rating-Group", "Requested-Service-Unit", "Used-Service-Unit", "Reporting-Reason")
+_Table = dict[tuple[int, int], tuple[int, Callable[[Avp], Any] | None]]
+_TABLES: dict[int, tuple[Dictionary, _Table, _Table, Callable[[Avp], Any] | None]] = {}
 
 
-def _used(groups: list[Group]) -> tuple[Units, int | None]:
+def _tables(d: Dictionary) -> tuple[_Table, _Table, Callable[[Avp], Any] | None]:
+    found = _TABLES.get(id(d))
+    if found is None or found[0] is not d:
+        def table(names: tuple[str, ...]) -> _Table:
+            out: _Table = {}
+            for i, name in enumerate(names):
+                sp = spec(d, name)
+                out[(sp.code, sp.vendor_id)] = (i, sp.read)
+            return out
+
+        found = _TABLES[id(d)] = (d, table(_UNIT_NAMES), table(_MSCC_NAMES), spec(d, "Reporting-Reason").read)
+    return found[1], found[2], found[3]
+
+
+def _unit_values(avps: list[Avp], table: _Table) -> list[Any]:
+    values: list[Any] = [None] * 5
+    for a in avps:
+        hit = table.get((a[0], a[2]))
+        if hit is not None and values[hit[0]] is None:
+            values[hit[0]] = hit[1](a) if hit[1] is not None else None
+    return values
+
+
+def _units(avps: list[Avp], table: _Table) -> Units:
+    return Units(*_unit_values(avps, table))
+
+
+def _used(groups: list[Avp], table: _Table, reason_read: Callable[[Avp], Any] | None,
+          reason_key: tuple[int, int]) -> tuple[Units, int | None]:
     """TS 32.299 §6.3.3: an MSCC may report several Used-Service-Unit (tariff change): they add up, each in
-    its own terms (one may give CC-Total-Octets, another only Input and Output)."""
-    total: dict[str, int] = {}
+    its own terms (one may give CC-Total-Octets, another only Input and Output). Also the first
+    Reporting-Reason found inside them."""
+    if not groups:
+        return Units(), None
+    octets = seconds = events = None
     reason = None
     for g in groups:
-        u = _units(g)
-        for name, unit in (("total_octets", Unit.OCTETS), ("time", Unit.SECONDS),
-                           ("service_specific", Unit.EVENTS)):
-            v = u.of(unit)
-            if v is not None:
-                total[name] = total.get(name, 0) + v
-        if reason is None:
-            reason = g.get("Reporting-Reason")
-    return Units(**total), reason
+        members = g.grouped
+        t, total, inp, out, ssu = _unit_values(members, table)
+        if total is None and (inp is not None or out is not None):
+            total = (inp or 0) + (out or 0)
+        if total is not None:
+            octets = (octets or 0) + total
+        if t is not None:
+            seconds = (seconds or 0) + t
+        if ssu is not None:
+            events = (events or 0) + ssu
+        if reason is None and reason_read is not None:
+            for a in members:
+                if (a[0], a[2]) == reason_key:
+                    reason = reason_read(a)
+                    break
+    return Units(time=seconds, total_octets=octets, service_specific=events), reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,21 +169,49 @@ def parse_ccr(request: Message, d: Dictionary, default_rating_group: int) -> Cre
         raise DiameterError(DIAMETER_INVALID_AVP_VALUE, "CC-Request-Type", r.avp("CC-Request-Type"))
     # whom to charge is read from the CCR-I (and a CCR-E); a CCR-U/T belongs to its session's account
     imsi, msisdn = subscription_ids(r) if request_type in (INITIAL, EVENT) else (None, None)
+    units, members, reason_read = _tables(d)
+    mscc_spec = spec(d, "Multiple-Services-Credit-Control")
+    mscc_key = (mscc_spec.code, mscc_spec.vendor_id)
+    reason_spec = spec(d, "Reporting-Reason")
+    reason_key = (reason_spec.code, reason_spec.vendor_id)
     services = []
-    for m in r.all("Multiple-Services-Credit-Control"):
-        used, reason = _used(m.all("Used-Service-Unit"))
-        rsu = m.get("Requested-Service-Unit")
-        services.append(ServiceRequest(m.get("Rating-Group", default_rating_group),
-                                       _units(rsu) if rsu is not None else None, used,
-                                       m.get("Reporting-Reason", reason)))
+    for m in r.avps:
+        if (m[0], m[2]) != mscc_key:
+            continue
+        rg = rsu = reason = None
+        used: list[Avp] = []
+        for a in m.grouped:  # one pass over the MSCC (RFC 4006 §8.16)
+            hit = members.get((a[0], a[2]))
+            if hit is None:
+                continue
+            slot, read = hit
+            if slot == 0 and rg is None:
+                rg = read(a) if read is not None else None
+            elif slot == 1 and rsu is None:
+                rsu = a
+            elif slot == 2:
+                used.append(a)
+            elif slot == 3 and reason is None:
+                reason = read(a) if read is not None else None
+        used_units, used_reason = _used(used, units, reason_read, reason_key)
+        services.append(ServiceRequest(default_rating_group if rg is None else rg,
+                                       _units(rsu.grouped, units) if rsu is not None else None, used_units,
+                                       used_reason if reason is None else reason))
     if not services:  # RFC 4006 §5.1.1: single-service credit control at the top level
-        used, reason = _used(r.all("Used-Service-Unit"))
-        rsu = r.get("Requested-Service-Unit")
-        services.append(ServiceRequest(default_rating_group, _units(rsu) if rsu is not None
-                                       else (Units() if request_type in (INITIAL, UPDATE) else None), used, reason))
+        used_units, used_reason = _used([a for a in r.avps if (a[0], a[2]) == _key(d, "Used-Service-Unit")],
+                                        units, reason_read, reason_key)
+        rsu_avp = r.avp("Requested-Service-Unit")
+        services.append(ServiceRequest(default_rating_group, _units(rsu_avp.grouped, units) if rsu_avp is not None
+                                       else (Units() if request_type in (INITIAL, UPDATE) else None), used_units,
+                                       used_reason))
     return CreditControlRequest(r["Session-Id"], request_type, request_number, imsi, msisdn, _sgsn_plmn(r),
                                 r.get("Requested-Action"), r.get("Service-Context-Id", ""), tuple(services),
                                 r.get("AoC-Request-Type"))
+
+
+def _key(d: Dictionary, name: str) -> tuple[int, int]:
+    sp = spec(d, name)
+    return sp.code, sp.vendor_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,14 +149,18 @@ def account_show(config_path: str, account: str | None, imsi: str | None, msisdn
     async def body(charging: Any) -> dict[str, Any]:
         target = await account_of(charging, who)
         view = await charging.account(target)
-        return {"account": view.account, "balance": view.balance, "held": view.held, "currency": view.currency,
+        state = await charging.account_status(target)
+        return {"account": view.account, "status": state["status"], "status_reason": state["reason"],
+                "balance": view.balance, "held": view.held, "currency": view.currency,
                 "bundles": [_bundle_json(b) for b in view.bundles],
                 "sims": [{"imsi": sim.imsi, "msisdn": sim.msisdn} for sim in await charging.sims(target)]}
 
     out: dict[str, Any] = call(config, as_json, body)
 
     def text() -> str:
-        lines = [f"account   {out['account']}", f"balance   {money(out['balance'], out['currency'])}",
+        status = out["status"] + (f" ({out['status_reason']})" if out["status_reason"] else "")
+        lines = [f"account   {out['account']}", f"status    {status}",
+                 f"balance   {money(out['balance'], out['currency'])}",
                  f"held      {money(out['held'], out['currency'])}"]
         lines += [f"bundle    {b['bundle']} (priority {b['priority']}, expires {b['expires_at']}): "
                   f"data {b['data_octets']} octets, voice {b['voice_seconds']} s, sms {b['sms']}, "
@@ -165,6 +169,37 @@ def account_show(config_path: str, account: str | None, imsi: str | None, msisdn
         return "\n".join(lines)
 
     emit(out, as_json, text)
+
+
+@account.command("block")
+@config_option
+@click.argument("account_id", metavar="ID")
+@click.option("--reason", metavar="TEXT", help="Why (kept with the status and in the audit trail).")
+@json_option
+def account_block(config_path: str, account_id: str, reason: str | None, as_json: bool) -> None:
+    """Block an account: Gy refuses its SIMs with 4010 (END_USER_SERVICE_DENIED) until `account unblock`."""
+    config = load_or_exit(config_path)
+
+    async def body(charging: Any) -> dict[str, Any]:
+        return dict(await charging.block(account_id, reason))
+
+    out = call(config, as_json, body)
+    emit(out, as_json, lambda: f"{'blocked' if out['changed'] else 'already blocked'}: {account_id}")
+
+
+@account.command("unblock")
+@config_option
+@click.argument("account_id", metavar="ID")
+@json_option
+def account_unblock(config_path: str, account_id: str, as_json: bool) -> None:
+    """Unblock an account; its live Gy sessions that were refused get a RAR and ask for credit again."""
+    config = load_or_exit(config_path)
+
+    async def body(charging: Any) -> dict[str, Any]:
+        return dict(await charging.unblock(account_id))
+
+    out = call(config, as_json, body)
+    emit(out, as_json, lambda: f"{'unblocked' if out['changed'] else 'not blocked'}: {account_id}")
 
 
 # ---- ledger -----------------------------------------------------------------------------------------------

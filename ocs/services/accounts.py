@@ -7,12 +7,14 @@ reads (IMSI -> account, MSISDN -> account), so finding whom to charge never read
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import asyncpg
 
 from ocs.charging.currencies import check_currency
 from ocs.charging.errors import AccountExists, CurrencyMismatch, UnknownAccount, UnknownSubscriber
 from ocs.charging.model import AccountView, Sim, check_account_id
+from ocs.services import account_status
 from ocs.store.charging_redis import ChargingRedis
 
 
@@ -70,12 +72,14 @@ class Accounts:
     async def link_sim(self, account: str, imsi: str, msisdn: str) -> None:
         """Point a provisioned SIM at an existing account (PostgreSQL, then the Redis identity index)."""
         async with self.pool.acquire() as conn:
-            done = await conn.fetchval(
+            status = await conn.fetchval(
                 "UPDATE subscribers SET account_id = $1, updated_at = now() WHERE imsi = $2 AND "
-                "EXISTS (SELECT 1 FROM accounts WHERE account_id = $1) RETURNING imsi", account, imsi)
-        if done is None:
+                "EXISTS (SELECT 1 FROM accounts WHERE account_id = $1) RETURNING status", account, imsi)
+        if status is None:
             raise UnknownAccount(account)
         await self.redis.link(account, imsi, msisdn)
+        if status == "barred":  # a SIM provisioned barred is refused on Gy from the start
+            await account_status.sim_barred(self.redis.store, account, imsi, msisdn, True)
 
     async def sims(self, account: str) -> list[Sim]:
         """The SIMs that point at `account` (PostgreSQL: for views, not the hot path)."""
@@ -83,6 +87,19 @@ class Accounts:
             rows = await conn.fetch("SELECT imsi, msisdn FROM subscribers WHERE account_id = $1 ORDER BY imsi",
                                     account)
         return [Sim(r["imsi"], r["msisdn"]) for r in rows]
+
+    async def block(self, account: str, reason: str | None = None, *, by: str | None = None) -> dict[str, Any]:
+        """Block the account: Gy refuses it with 4010 (ocs.services.account_status); `by` names the actor for
+        the audit row (an admin API token), else the operating-system user."""
+        return await account_status.block(self.pool, self.redis.store, account, reason, by=by)
+
+    async def unblock(self, account: str, *, by: str | None = None) -> dict[str, Any]:
+        """Unblock the account; its live sessions that were refused are re-authorized by RAR."""
+        return await account_status.unblock(self.pool, self.redis.store, account, by=by)
+
+    async def account_status(self, account: str) -> dict[str, Any]:
+        """{"account", "status" ("active" | "blocked"), "reason", "changed_at"} from PostgreSQL."""
+        return await account_status.status(self.pool, account)
 
     async def account(self, account: str) -> AccountView:
         view = await self.redis.account(account)

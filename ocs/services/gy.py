@@ -20,6 +20,7 @@ from ocs.services.gy_notify import GyNotifier, Send
 from ocs.sms.gy_hook import SmsGyHook
 from ocs.store.cdrs import CdrWriter
 from ocs.store.guard import StoreGuard
+from ocs.store.guard_sweep import SweptStoreGuard
 from ocs.store.gy_redis import GyRedis
 from ocs.store.redis_client import RedisStore
 
@@ -45,7 +46,7 @@ class GuardedGyStore:
     async def ccr(self, account: str, ccr: CreditControlRequest, peer: str, realm: str,
                   items: list[Item]) -> dict[str, Any]:
         return await self.guard.call(self.redis.ccr, account, ccr.session_id, ccr.request_type,
-                                     ccr.request_number, peer, realm, [i.params() for i in items],
+                                     ccr.request_number, peer, realm, [i.json() for i in items],
                                      int(time.time() * 1000), ccr.imsi, ccr.msisdn)
 
     async def event(self, account: str, ccr: CreditControlRequest, peer: str, action: int,
@@ -65,7 +66,7 @@ def gy_application(config: Config, backends: Backends) -> Gy:
     charging = backends.charging
     if charging is None:
         raise ValueError("gy needs the charging service: [redis] and [postgres] must be configured")
-    guard = StoreGuard("redis", config.redis.timeout)
+    guard = SweptStoreGuard("redis", config.redis.timeout)  # one sweeping timer, not one per call
     return Gy(config.node.origin_host, config.node.origin_realm, config.gy,
               GuardedGyStore(gy_store(config, backends.redis), guard), charging.tariff,
               home_plmns=config.auc.home_plmns,
@@ -104,7 +105,7 @@ def gy_jobs(config: Config, backends: Backends) -> tuple[list[Job], list[Flush]]
 def gy_notifier(config: Config, backends: Backends, send: Send, dictionary: Dictionary) -> GyNotifier:
     """The consumer of RAR/ASR notifications from other processes (ocs.services.gy_notify)."""
     return GyNotifier(backends.redis, gy_store(config, backends.redis), send, dictionary, config.node.origin_host,
-                      config.node.origin_realm)
+                      config.node.origin_realm, session_grace=config.gy.session_grace)
 
 
 __all__ = ["GuardedGyStore", "gy_application", "gy_jobs", "gy_notifier", "gy_store"]

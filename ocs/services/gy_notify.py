@@ -1,11 +1,16 @@
 """Server-initiated Gy requests (issue 9 point 5): other processes (the CLI's top-up, purchase, `ocsd session
 terminate`) tell the running daemon through a Redis stream, `<p>:gynotify`, which every daemon reads.
 
-- `reauth` (account): after a top-up or a bundle purchase, each live session of the account whose last CCR got a
-  final grant or a 4012 is sent a RAR (AUTHORIZE_ONLY) over the connection of the peer that owns it; the RAA's
-  result is logged and counted (`ocsd_gy_server_requests_total`).
+- `reauth` (account): after a top-up, a bundle purchase or an unblock, each live session of the account whose
+  last CCR got a final grant, a 4012 or a 4010 is sent a RAR (AUTHORIZE_ONLY) over the connection of the peer
+  that owns it; the RAA (Result-Code, time, peer) is recorded on the session (`ocsd session list` shows it as
+  `last_rar`), logged and counted (`ocsd_gy_server_requests_total`). An RAA 5002 DIAMETER_UNKNOWN_SESSION_ID
+  closes the session at once: the client no longer knows it, so no CCR-T will come (RFC 6733 §8.3.2, RFC 4006
+  §5.5), its reservations go back.
 - `abort` (session, reply key): an ASR to the session's owning peer; the ASA's Result-Code is pushed to the
-  reply key, where the CLI waits for it (BLPOP).
+  reply key, where the CLI waits for it (BLPOP). ASA 2001: the client ends the session with its CCR-T (RFC 6733
+  §8.5, RFC 4006 §5.5.3), so the session is only marked `terminating`, and the reaper closes it when no CCR-T
+  came within `[gy] session_grace`; ASA 5002: the client has no such session, it is closed at once.
 A daemon that does not hold the owning peer's connection skips the entry (another daemon sharing Redis does).
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +34,7 @@ from ocs.store.redis_client import AutoPipeline, RedisStore
 
 log = structlog.get_logger("ocs.gy")
 
+DIAMETER_SUCCESS, DIAMETER_UNKNOWN_SESSION_ID = 2001, 5002  # RFC 6733 §7.1.2, §7.1.4
 MAXLEN = 10_000  # notifications kept in the stream (each daemon reads them as they come)
 REPLY_TTL = 60
 
@@ -106,10 +113,11 @@ class GyNotifier(StreamReader):
     log_name = "gy-notify"
 
     def __init__(self, store: RedisStore, gy: GyRedis, send: Send, d: Dictionary, origin_host: str,
-                 origin_realm: str, block_ms: int = 1000) -> None:
+                 origin_realm: str, block_ms: int = 1000, *, session_grace: int = 300) -> None:
         super().__init__(store, block_ms)
         self.gy, self.send, self.d = gy, send, d
         self.origin_host, self.origin_realm = origin_host, origin_realm
+        self.session_grace = session_grace
 
     async def handle(self, fields: dict[str, str]) -> None:
         try:
@@ -140,8 +148,14 @@ class GyNotifier(StreamReader):
                 continue
             rar = make_rar(self.d, self.origin_host, self.origin_realm, session_id, s["peer"], s["realm"])
             result = await self._request("RAR", s["peer"], rar)
-            if result is not None:
-                log.info("rar-answered", session=session_id, account=account, peer=s["peer"], result=result)
+            if result is None:
+                continue
+            now_ms = int(time.time() * 1000)
+            log.info("rar-answered", session=session_id, account=account, peer=s["peer"], result=result)
+            if result == DIAMETER_UNKNOWN_SESSION_ID:
+                await self.gy.close(account, session_id, "unknown-to-client", now_ms)
+            else:
+                await self.gy.mark(account, session_id, rar=(result, now_ms, s["peer"]))
 
     async def abort(self, session_id: str, reply_key: str) -> None:
         account = await self.gy.session_account(session_id)
@@ -150,10 +164,21 @@ class GyNotifier(StreamReader):
             return await self._reply(reply_key, {"ok": False, "error": f"no live session {session_id}"})
         asr = make_asr(self.d, self.origin_host, self.origin_realm, session_id, session["peer"], session["realm"])
         result = await self._request("ASR", session["peer"], asr)
-        if result is not None:
-            log.info("asr-answered", session=session_id, peer=session["peer"], result=result)
-            await self._reply(reply_key, {"ok": True, "session": session_id, "peer": session["peer"],
-                                          "result": result})
+        if result is None:
+            return None
+        assert account is not None
+        now_ms = int(time.time() * 1000)
+        state = session["state"]
+        if result == DIAMETER_SUCCESS:  # RFC 6733 §8.5: the client now sends its CCR-T (STR)
+            deadline = now_ms + self.session_grace * 1000
+            found = await self.gy.mark(account, session_id, terminating_until=deadline)
+            state = "terminating" if found else "closed"  # not found: its CCR-T came first
+        elif result == DIAMETER_UNKNOWN_SESSION_ID:  # the client has no such session: nothing more will come
+            await self.gy.close(account, session_id, "aborted", now_ms)
+            state = "closed"
+        log.info("asr-answered", session=session_id, peer=session["peer"], result=result, state=state)
+        await self._reply(reply_key, {"ok": True, "session": session_id, "peer": session["peer"], "result": result,
+                                      "state": state})
 
     async def _reply(self, key: str, value: dict[str, Any]) -> None:
         p = self.store.pipeline

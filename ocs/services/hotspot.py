@@ -20,11 +20,14 @@ from ocs.services.charging import ChargingService
 from ocs.store.guard import StoreGuard
 from ocs.store.hotspot_redis import HotspotRedis, LiveSession
 from ocs.store.redis_client import RedisStore
+from ocs.subscribers.errors import Blocked
 from radius.errors import BoundToOtherDevice, TooManyDevices, UnknownVoucher, VoucherExpired, VoucherUsedUp
 from radius.hotspot import HotspotPackage, InvalidPackage, Remaining, voucher_code
 
-REFUSALS = {"unknown": UnknownVoucher, "expired": VoucherExpired, "used-up": VoucherUsedUp,
-            "other-device": BoundToOtherDevice, "too-many": TooManyDevices}
+# "blocked": `ocsd account block` (ocs.services.account_status), an Access-Reject (RFC 2865 §4.3) saying so
+REFUSALS: dict[str, Callable[[str], Exception]] = {
+    "unknown": UnknownVoucher, "expired": VoucherExpired, "used-up": VoucherUsedUp,
+    "other-device": BoundToOtherDevice, "too-many": TooManyDevices, "blocked": Blocked}
 
 
 class UnknownPackage(InvalidPackage):

@@ -118,7 +118,24 @@ async def update_subscriber(pool: asyncpg.Pool, sealer: Sealer, charging: Chargi
     if "msisdn" in changed and row["account_id"] is not None:
         await charging.redis.unlink(imsi, row["msisdn"])
         await charging.redis.link(row["account_id"], imsi, changed["msisdn"]["to"])
+    await _mirror_barring(charging, row, changed)
     return changed
+
+
+async def _mirror_barring(charging: ChargingService, row: Any, changed: dict[str, Any]) -> None:
+    """A barred SIM is refused on Gy too (4010, ocs.services.account_status): its flags follow the status and
+    the MSISDN in the account's Redis hash."""
+    from ocs.services.account_status import sim_barred
+
+    account = row["account_id"]
+    if account is None or not ("status" in changed or "msisdn" in changed):
+        return
+    barred = changed["status"]["to"] == "barred" if "status" in changed else row["status"] == "barred"
+    if "msisdn" in changed and row["status"] == "barred":  # the old MSISDN's flag goes
+        await sim_barred(charging.store, account, row["imsi"], row["msisdn"], False)
+    new_msisdn = changed["msisdn"]["to"] if "msisdn" in changed else row["msisdn"]
+    if barred or "status" in changed:
+        await sim_barred(charging.store, account, row["imsi"], new_msisdn, barred)
 
 
 async def close_account(charging: ChargingService, account: str, imsi: str) -> int | None:

@@ -250,14 +250,17 @@ class ChargingRedis:
         await s.client.zrem(s.slot_key(account, "expidx"), account)
 
     async def restore(self, account: str, currency: str, balance: int, seq: int, bundles: list[ActiveBundle],
-                      refs: dict[str, str], pending_gifts: dict[str, str]) -> None:
-        """Replace the subscriber's state in one MULTI (one slot): the rebuild's last step."""
+                      refs: dict[str, str], pending_gifts: dict[str, str], *,
+                      flags: dict[str, str] | None = None) -> None:
+        """Replace the subscriber's state in one MULTI (one slot): the rebuild's last step. `flags`: the
+        refusal fields of the account's hash (ocs.store.account_status)."""
         s = self.store
         async with s.client.pipeline(transaction=True) as pipe:
             pipe.delete(*[s.key(account, n) for n in ("acct", "rsv", "refs", "gifts")])
             acct: dict[str, str | int] = {"cur": currency, "bal": balance, "held": 0, "seq": seq}
             acct.update({f"B{b.bundle_id}": encode_bundle(b) for b in bundles})
             acct.update({f"G{b.bundle_id}": ",".join(map(str, b.rating_groups)) for b in bundles if b.rating_groups})
+            acct.update(flags or {})
             cast(Any, pipe).hset(s.key(account, "acct"), mapping=acct)
             if bundles:
                 pipe.zadd(s.slot_key(account, "expidx"), {account: min(b.expires_at for b in bundles)})

@@ -3,7 +3,9 @@
 Keys (besides the account's, see ocs/store/charging_redis.py):
   <p>:gysid:{<session id>}        string, the account of a live Gy session (expires with the session)
   <p>:{account}:gys               hash session id -> peer|realm|last request n|start ms|usage|imsi|msisdn|final
-                                  (usage: rg:used:charged:from_b,...; final: the last CCR got a last grant or 4012)
+                                  |last RAR|terminating (usage: rg:used:charged:from_b,...; final: the last CCR
+                                  got a last grant, 4012 or 4010; last RAR: result;at ms;peer; terminating: 1
+                                  after an ASA 2001, see gy_mark.lua)
   <p>:{account}:req:gy:<sid>:<n>  string, the reply to CC-Request-Number n (answers a retransmission)
   <p>:gysidx[:{slot tag}]         zset account\\x1fsession by the deadline (ms) past which the reaper closes it
   <p>:cdr[:{slot tag}]            stream of the records of closed sessions (ocs/store/cdrs.py writes them behind)
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _q
 from typing import Any, cast
 
 from ocs.charging.errors import UnknownSubscriber, error_from_reply
@@ -36,6 +41,15 @@ def _mapped(error: ReplyError, session_id: str, account: str) -> Exception:
     if message.startswith("OCS blocked"):
         return Blocked(account)
     return error_from_reply(message) or error
+
+
+def _rar(value: str) -> dict[str, Any] | None:
+    """The last RAR's answer as recorded by gy_mark.lua ("result;at ms;peer"), None when none was sent."""
+    if not value:
+        return None
+    result, at_ms, peer = value.split(";", 2)
+    at = datetime.fromtimestamp(int(at_ms) / 1000, UTC).isoformat(timespec="milliseconds")
+    return {"result_code": int(result), "at": at.replace("+00:00", "Z"), "at_ms": int(at_ms), "peer": peer}
 
 
 class GyRedis:
@@ -79,14 +93,17 @@ class GyRedis:
         accounts[session_id] = account
 
     async def ccr(self, account: str, session_id: str, request_type: int, request_number: int, peer: str,
-                  realm: str, items: list[dict[str, Any]], now_ms: int, imsi: str | None = None,
+                  realm: str, items: Sequence[dict[str, Any] | str], now_ms: int, imsi: str | None = None,
                   msisdn: str | None = None) -> dict[str, Any]:
+        """One CCR in gy_ccr.lua; `items` as dicts, or already as JSON objects (ocs.apps.gy.Item.json)."""
         s = self.store
-        params = json.dumps({"account": account, "session": session_id, "type": request_type, "n": request_number,
-                             "peer": peer, "realm": realm, "imsi": imsi or "", "msisdn": msisdn or "",
-                             "now": now_ms // 1000, "ts": now_ms,
-                             "deadline": now_ms + self.session_lifetime * 1000, "ttl": self.answer_ttl,
-                             "lifetime": self.session_lifetime, "items": items}, separators=(",", ":"))
+        # the parameters written directly (json.dumps of the whole object costs more than the script call)
+        encoded = ",".join(i if isinstance(i, str) else json.dumps(i, separators=(",", ":")) for i in items)
+        params = (f'{{"account":{_q(account)},"session":{_q(session_id)},"type":{request_type:d},'
+                  f'"n":{request_number:d},"peer":{_q(peer)},"realm":{_q(realm)},"imsi":{_q(imsi or "")},'
+                  f'"msisdn":{_q(msisdn or "")},"now":{now_ms // 1000:d},"ts":{now_ms:d},'
+                  f'"deadline":{now_ms + self.session_lifetime * 1000:d},"ttl":{self.answer_ttl:d},'
+                  f'"lifetime":{self.session_lifetime:d},"items":[{encoded}]}}')
         keys = [s.key(account, "acct"), s.key(account, "rsv"), s.slot_key(account, "ledger"),
                 s.key(account, f"req:gy:{session_id}:{request_number}"), s.slot_key(account, "rsvidx"),
                 s.key(account, "gys"), s.slot_key(account, "gysidx"), s.slot_key(account, "cdr")]
@@ -143,6 +160,16 @@ class GyRedis:
             await s.pipeline.call("DEL", session_lookup_key(s, session_id))
         return bool(reply["closed"])
 
+    async def mark(self, account: str, session_id: str, *, rar: tuple[int, int, str] | None = None,
+                   terminating_until: int = 0) -> bool:
+        """Record on a live session the RAA of a RAR (result code, time ms, peer), and/or that it is terminating
+        (ASA 2001) with the deadline (ms) past which the reaper closes it. False when the session is gone."""
+        s = self.store
+        params = json.dumps({"account": account, "session": session_id, "deadline": terminating_until,
+                             "rar": ";".join(map(str, rar)) if rar is not None else ""}, separators=(",", ":"))
+        reply = await s.evalsha("gy_mark", [s.key(account, "gys"), s.slot_key(account, "gysidx")], [params])
+        return bool(json.loads(reply)["found"])
+
     async def reap(self, now_ms: int, batch: int = 1000) -> int:
         """Close the sessions silent past their deadline (Validity-Time + grace). Returns sessions closed."""
         p = self.store.pipeline
@@ -182,9 +209,11 @@ class GyRedis:
                 sid, _, rg = rkey.partition(SEP)
                 if sid == session_id:
                     held[int(rg)] = int(r.split("|")[0])
+            f += [""] * (10 - len(f))
             out[session_id] = {"peer": f[0], "realm": f[1], "request_number": int(f[2]), "start_ms": int(f[3]),
-                               "imsi": f[5] if len(f) > 5 else "", "msisdn": f[6] if len(f) > 6 else "",
-                               "final": len(f) > 7 and f[7] == "1", "usage": usage, "reserved": held}
+                               "imsi": f[5], "msisdn": f[6], "final": f[7] == "1",
+                               "state": "terminating" if f[9] == "1" else "open", "last_rar": _rar(f[8]),
+                               "usage": usage, "reserved": held}
         return out
 
 

@@ -65,7 +65,7 @@ class HotspotRedis:
 
     async def login(self, account: str, now: int, mac: str, commit: bool) -> dict[str, Any]:
         s = self.store
-        return await self._run("hs_login", [s.key(account, "hs"), s.key(account, "hss")],
+        return await self._run("hs_login", [s.key(account, "hs"), s.key(account, "hss"), s.key(account, "acct")],
                                {"now": now, "mac": mac, "commit": int(commit)})
 
     async def account_request(self, account: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ import structlog
 
 from ocs.charging.errors import UnknownAccount
 from ocs.charging.model import ActiveBundle, Allowances, LedgerEntry
+from ocs.store.account_status import flags_in_postgres
 from ocs.store.charging_redis import ChargingRedis
 from ocs.store.redis_client import AutoPipeline, RedisStore
 
@@ -246,8 +247,9 @@ async def rebuild(pool: asyncpg.Pool, charging: ChargingRedis, account: str) -> 
     async with pool.acquire() as conn:
         state = await replay_from_postgres(conn, account)
         sims = await conn.fetch("SELECT imsi, msisdn FROM subscribers WHERE account_id = $1", account)
+        flags = await flags_in_postgres(conn, account)  # blocked account, barred SIMs (migration 015)
     await charging.restore(account, state.currency, state.balance, state.seq, state.bundles, state.refs,
-                           state.pending_gifts)
+                           state.pending_gifts, flags=flags)
     for sim in sims:
         await charging.link(account, sim["imsi"], sim["msisdn"])
     log.info("rebuilt", account=account, balance=state.balance, bundles=len(state.bundles), seq=state.seq)

@@ -393,7 +393,7 @@ def test_asr_from_the_cli(ocs, pgw):
     pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)]))
     before = len(pgw.received)
     answer = ocsd_cli(ocs.config, "session", "terminate", s)
-    assert answer == {"ok": True, "session": s, "peer": "pgw.test", "result": 2001}
+    assert answer == {"ok": True, "session": s, "peer": "pgw.test", "result": 2001, "state": "terminating"}
     asrs = [m for m in pgw.received[before:] if m.header.command_code == 274]
     assert [(m.session_id, m.auth_application_id) for m in asrs] == [(s, 4)]
     # the PGW then ends the session with its final report (RFC 4006 §5.5)

@@ -171,3 +171,14 @@ def test_voucher_batch_to_csv(hs, tmp_path):
     assert done["count"] == 3
     rows = out.read_text().splitlines()
     assert rows[0] == "code,package" and len(rows) == 4 and len({r.split(",")[0] for r in rows[1:]}) == 3
+
+
+def test_a_blocked_account_is_refused_until_unblocked(hs):
+    code = voucher(hs)
+    account = hs.cli("voucher", "show", code)["account"]
+    hs.cli("account", "block", account, "--reason", "abuse")
+    refused = login(hs, code)
+    assert refused.code == "Access-Reject"  # RFC 2865 §4.3, with a Reply-Message (§5.18) saying why
+    assert refused.attributes["Reply-Message"] == "This account is blocked"
+    hs.cli("account", "unblock", account)
+    assert login(hs, code).code == "Access-Accept"

@@ -2,7 +2,7 @@
 -- abort): give back every reservation it holds, drop its state, and record its CDR. Charges nothing.
 -- KEYS: 1 <p>:{account}:acct  2 <p>:{account}:rsv  3 <p>:{account}:gys  4 <p>:gysidx[:{slot tag}]
 --       5 <p>:cdr[:{slot tag}]
--- ARGV[1]: {account, session, cause ("reaped", "aborted"), ts (ms), before (ms, 0: always; else only when the
+-- ARGV[1]: {account, session, cause ("reaped", "aborted", "unknown-to-client"), ts (ms), before (ms, 0: always; else only when the
 --           session's deadline is still before it, so a session a CCR refreshed meanwhile is left alone)}
 -- Returns: {"closed":0|1,"released":units}
 -- Invariant: like release.lua for each reservation of the session (no balance change, no ledger entry).
@@ -32,6 +32,8 @@ for rg, u, c, b in string.gmatch(f[5] or '', '(%d+):(%d+):(%d+):(%d+)') do
 end
 if a then acct_save(acct, a, by_id, touched) end
 redis.call('HDEL', sessions, P.session)
+-- a session the client was asked to end (ASA 2001, gy_mark.lua) and that sent no CCR-T: closed as aborted
+local cause = (P.cause == 'reaped' and f[10] == '1') and 'aborted' or P.cause
 redis.call('XADD', cdrs, '*', 'session', P.session, 'account', P.account, 'imsi', f[6] or '', 'msisdn', f[7] or '',
-           'peer', f[1], 'start', f[4], 'stop', fmt(P.ts), 'cause', P.cause, 'usage', '[' .. table.concat(rgs, ',') .. ']')
+           'peer', f[1], 'start', f[4], 'stop', fmt(P.ts), 'cause', cause, 'usage', '[' .. table.concat(rgs, ',') .. ']')
 return '{"closed":1,"released":' .. fmt(released) .. '}'

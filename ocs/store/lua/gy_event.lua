@@ -16,7 +16,11 @@ local done = redis.call('GET', reqkey)
 if done then return '{"duplicate":1,' .. done end
 local a, by_id = acct_load(acct)
 if not a then return err('unknown_account', P.account) end
-if a.blocked == '1' then return err('blocked', P.account) end  -- acct_load keeps the account's other fields
+-- RFC 4006 §9.1 4010: a blocked account, or a barred SIM (acct_flags.lua); acct_load keeps these fields
+if a.blocked == '1' or (P.imsi ~= '' and a['barred:' .. P.imsi] ~= nil) or
+   (P.msisdn ~= '' and a['barred:' .. P.msisdn] ~= nil) then
+  return err('blocked', P.account)
+end
 if P.cur ~= a.cur then return err('currency_mismatch', 'account in ' .. a.cur .. ', tariff in ' .. P.cur) end
 local ts, rg = fmt(P.ts), fmt(P.rg)
 local ok, charged, from_b, refunded = 1, 0, 0, 0

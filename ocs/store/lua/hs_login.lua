@@ -1,8 +1,9 @@
 -- hs_login.lua: may this hotspot account log in now, and with what left (issue 11 points 2, 3).
--- KEYS: 1 <p>:{account}:hs (the allowance hash), 2 <p>:{account}:hss (its live sessions: id -> JSON)
+-- KEYS: 1 <p>:{account}:hs (the allowance hash), 2 <p>:{account}:hss (its live sessions: id -> JSON),
+--       3 <p>:{account}:acct (the account: `blocked` = "1" after `ocsd account block`, acct_flags.lua)
 -- ARGV[1]: {now (unix s), mac (Calling-Station-Id, may be ""), commit (0: check only; 1: check and start the
 --           validity / bind the MAC where due)}
--- Returns: {status ("ok" | "unknown" | "expired" | "used-up" | "other-device" | "too-many"), pw, t (seconds
+-- Returns: {status ("ok" | "unknown" | "blocked" | "expired" | "used-up" | "other-device" | "too-many"), pw, t (seconds
 --           left), d (octets left, -1 unlimited), rate, exp (validity end, 0: not started), needs (1 when a
 --           commit would change something)}
 -- Invariant: a check-only call changes nothing; a committed call starts the validity at most once and binds
@@ -15,6 +16,7 @@ local vh, dev, bind, mac = tonumber(hs[6]), tonumber(hs[7]), hs[8] == '1', hs[9]
 local function out(status, needs)
   return reply({status = status, pw = pw, t = t, d = d, rate = rate, exp = exp, needs = needs})
 end
+if KEYS[3] and redis.call('HGET', KEYS[3], 'blocked') == '1' then return out('blocked', 0) end
 if exp > 0 and P.now >= exp then return out('expired', 0) end
 if t <= 0 or d == 0 then return out('used-up', 0) end
 if bind and mac ~= '' and P.mac ~= mac then return out('other-device', 0) end

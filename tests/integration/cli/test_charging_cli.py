@@ -98,7 +98,8 @@ def test_topup_credits_and_is_idempotent_by_ref(ocsd):
 
     shown = ocsd("account", "show", "--msisdn", msisdn, "--json")
     assert shown.code == 0, shown.err
-    assert shown.json == {"account": account, "balance": 750, "held": 0, "currency": "EUR", "bundles": [],
+    assert shown.json == {"account": account, "status": "active", "status_reason": None, "balance": 750, "held": 0,
+                          "currency": "EUR", "bundles": [],
                           "sims": [{"imsi": imsi, "msisdn": msisdn}]}
 
 
