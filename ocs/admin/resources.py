@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ocs.admin import api_catalog, api_records, api_sessions
+from ocs.admin import api_account_status, api_catalog, api_records, api_sessions
 from ocs.admin.idempotency import Idempotency
 from ocs.admin.server import RouteAdder
 from ocs.config import Config
@@ -25,7 +25,7 @@ def admin_resources(cfg: Config, backends: Backends, charging: ChargingService,
                         gy_enabled="gy" in cfg.diameter.applications)
     return [api_catalog.routes(charging, hotspot, cfg.charging.currency),
             api_records.routes(charging, Idempotency(backends.redis)),
-            api_sessions.routes(sessions)]
+            api_sessions.routes(sessions), api_account_status.routes(backends.pool, charging.store)]
 
 
 __all__ = ["admin_resources"]
