@@ -67,6 +67,7 @@ def _register() -> None:
         database,
         diameter,
         hotspot,
+        payments,
         plans,
         sessions,
         status,
@@ -80,7 +81,8 @@ def _register() -> None:
     assert database.db_create and subscriber_admin.subscriber_set and catalog_admin.tariff_delete
 
     for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS,
-                  *hotspot.GROUPS, *sessions.GROUPS, *plans.GROUPS, *tokens.GROUPS):
+                  *hotspot.GROUPS, *sessions.GROUPS, *plans.GROUPS, *tokens.GROUPS,
+                  *payments.GROUPS):
         cli.add_command(group)
 
 

@@ -58,6 +58,20 @@ class Payment:
         return out
 
 
+def payment_view(p: Payment) -> dict[str, Any]:
+    """A payment as the API, the CLI's --json and the notifications show it (`message`: for a person)."""
+    from ocs.payments.mpesa import customer_message
+
+    d = p.json()
+    message = {"pending": "Waiting for the M-Pesa PIN on the phone.", "confirmed": "Paid; applying.",
+               "applied": "Paid.", "mismatch": "The payment could not be matched; an operator will look at it.",
+               }.get(p.status) or customer_message(p.result_code, p.result_desc)
+    keep = ("id", "provider", "status", "amount", "currency", "phone", "for", "account_id", "mac",
+            "checkout_request_id", "merchant_request_id", "receipt", "result_code", "result_desc", "voucher",
+            "last_error", "created_at", "updated_at", "applied_at")
+    return {k: d[k] for k in keep} | {"message": message}
+
+
 def _payment(r: asyncpg.Record | None) -> Payment | None:
     return None if r is None else Payment(**dict(r))
 
@@ -176,4 +190,4 @@ class PaymentStore:
                                              payment.created_at))
 
 
-__all__ = ["FINAL", "DuplicateReceipt", "Payment", "PaymentStore", "new_payment_id"]
+__all__ = ["FINAL", "DuplicateReceipt", "Payment", "PaymentStore", "new_payment_id", "payment_view"]
