@@ -26,6 +26,7 @@ from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dic
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
+from ocs.payments.runtime import PaymentsRuntime, payments_enabled, payments_runtime
 from ocs.services.charging import ChargingService
 from ocs.services.gx import gx_application, gx_store
 from ocs.services.gx_notify import GxNotifier, gx_notifier
@@ -81,7 +82,8 @@ def load_dictionaries(config: Config) -> Dictionary:
     return load_dictionary(paths)
 
 
-def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService | None, health: Health) -> FastAPI:
+def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService | None, health: Health,
+              payments: PaymentsRuntime | None = None) -> FastAPI:
     """The admin port's application: with the stores, tokens from PostgreSQL, the resources and the audit."""
     if backends is None or charging is None:
         return build_app(Authenticator(cfg.admin.token), (health.add_routes,))
@@ -89,6 +91,8 @@ def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService 
     routes = [health.add_routes, api_tokens.routes(tokens),
               api_accounts.routes(charging, Idempotency(backends.redis), cfg.charging.currency),
               events.routes(backends.pool)]
+    if payments is not None:  # issue 17: hooks, /api/v1/payments, /portal/
+        routes.extend(payments.routes())
     if not isinstance(backends.keys, Exception):  # subscribers need the key sealer
         subscribers = SubscriberService(backends.pool, backends.sealer, charging, currency=cfg.charging.currency,
                                         ind_bits=cfg.auc.ind_bits)
@@ -112,6 +116,7 @@ class Daemon:
     gx_notifier: GxNotifier | None = None
     radius: RadiusRuntime | None = None
     charging: ChargingService | None = None  # the service the admin API shares with housekeeping
+    payments: PaymentsRuntime | None = None  # mobile money and the captive portal (issue 17)
 
     async def start(self) -> None:
         cfg = self.config
@@ -159,7 +164,7 @@ class Daemon:
         admin_host, admin_port = split_hostport(cfg.admin.listen)
         health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
                         cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
-        app = admin_app(cfg, self.backends, self.charging, health)
+        app = admin_app(cfg, self.backends, self.charging, health, self.payments)
         self.admin = await start_admin(admin_host, admin_port, app)
         self.diameter.start()
         if "gy" in cfg.diameter.applications and self.backends is not None:
@@ -186,6 +191,10 @@ class Daemon:
         jobs, flushes = gy_jobs(self.config, backends)
         if self.radius is not None:
             jobs = [*jobs, *self.radius.jobs()]
+        if payments_enabled(self.config):
+            self.payments = payments_runtime(self.config, backends, charging)
+            self.payments.start()
+            jobs = [*jobs, *self.payments.jobs()]
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
                                          jobs=jobs, flushes=flushes)
         self.housekeeping.start()
@@ -214,6 +223,8 @@ class Daemon:
             await self.admin.wait_closed()
         if self._watchdog_task is not None:
             self._watchdog_task.cancel()
+        if self.payments is not None:
+            await self.payments.stop()  # finishes queued notices; what is left waits in PostgreSQL for reconcile
         if self.housekeeping is not None:
             await self.housekeeping.stop()  # flushes the ledger to PostgreSQL
         if self.backends is not None:
