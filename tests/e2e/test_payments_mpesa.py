@@ -113,8 +113,8 @@ def test_a_callback_that_never_comes_is_resolved_by_reconcile(pay: Pay):
     assert '"changed": ' in done.stdout
     assert pay.payment(p["id"])["status"] == "applied"
     assert pay.balance(account) == 11 * KES
-    assert ("stk_query", ) == tuple({kind for kind, body in pay.fake.requests
-                                     if body.get("CheckoutRequestID") == p["checkout_request_id"]})
+    queried = {kind for kind, body in pay.fake.requests if body.get("CheckoutRequestID") == p["checkout_request_id"]}
+    assert queried == {"stk_query"}
     again = pay.ocsd("payments", "reconcile")
     assert again.returncode == 0 and pay.balance(account) == 11 * KES
 

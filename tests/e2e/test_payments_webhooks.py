@@ -18,7 +18,7 @@ __all__ = ["pay"]
 
 def wait_balance(pay: Pay, account: str, want: int) -> int:
     deadline = time.monotonic() + 10
-    while (got := pay.balance(account)) != want and time.monotonic() < deadline:
+    while pay.balance(account) != want and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.3)  # anything applied twice would show by now
     return pay.balance(account)
