@@ -49,6 +49,20 @@ def normalize_phone(text: str) -> str:
     return "254" + m.group(1)
 
 
+def same_phone(reported: str, asked: str) -> bool:
+    """Whether the PhoneNumber of a callback is the number we prompted (2547XXXXXXXX). Safaricom masks numbers in
+    some notices ("2547******149"): then the visible digits must match, position by position."""
+    reported = re.sub(r"[\s-]", "", str(reported))
+    if "*" not in reported:
+        try:
+            return normalize_phone(reported) == asked
+        except ValueError:
+            return False
+    if len(reported) != len(asked) or reported.strip("*") == "":
+        return False
+    return all(r == "*" or r == a for r, a in zip(reported, asked, strict=True))
+
+
 def result_code(value: object) -> str:
     """ResultCode as a string whatever JSON type carried it (0, "0", 1032, "1032", "C2B00012")."""
     if isinstance(value, bool) or value is None:
@@ -187,4 +201,4 @@ def amount_minor(amount: Decimal, digits: int) -> int:
 
 __all__ = ["C2B_ACCEPT", "C2B_REJECT_ACCOUNT", "C2B_REJECT_AMOUNT", "STK_ACK", "STK_QUERY_PROCESSING", "C2BNotice",
            "CallbackError", "StkResult", "amount_minor", "customer_message", "normalize_phone", "parse_c2b",
-           "parse_stk_callback", "result_code", "stk_password", "timestamp", "whole_amount"]
+           "parse_stk_callback", "result_code", "same_phone", "stk_password", "timestamp", "whole_amount"]

@@ -33,7 +33,7 @@ from ocs.config.payments import PaymentsConfig
 from ocs.metrics import payments_total
 from ocs.payments import mpesa
 from ocs.payments.apply import apply_payment
-from ocs.payments.daraja import DarajaClient, DarajaError
+from ocs.payments.daraja import DarajaClient, DarajaError, StkStatus
 from ocs.payments.notify import Notifier, NullNotifier
 from ocs.payments.store import FINAL, DuplicateReceipt, Payment, PaymentStore, new_payment_id
 from ocs.services.charging import ChargingService
@@ -41,7 +41,7 @@ from ocs.services.hotspot import HotspotService
 
 log = structlog.get_logger("ocs.payments")
 
-UNKNOWN_CHECKOUT_RETRIES = (0.2, 0.5, 1.0, 2.0)  # a callback may overtake the row update of its own push
+UNKNOWN_CHECKOUT_RETRIES = (0.2, 0.5, 1.0, 2.0)  # pauses: a callback may overtake the row update of its push
 
 
 class PaymentRefused(Exception):
@@ -84,7 +84,7 @@ class PaymentService:
         self.digits = MINOR_UNITS[currency]
         self.daraja = daraja
         self.notifier: Notifier = notifier or NullNotifier()
-        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, Any, int]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._watchers: dict[str, set[asyncio.Queue[Payment]]] = {}
 
@@ -203,54 +203,64 @@ class PaymentService:
 
     # --- notices ------------------------------------------------------------------------------------------------
     def submit_stk(self, result: mpesa.StkResult) -> None:
-        self._queue.put_nowait(("stk", result))
+        self._queue.put_nowait(("stk", result, 0))
 
     def submit_apply(self, payment_id: str) -> None:
-        self._queue.put_nowait(("apply", payment_id))
+        self._queue.put_nowait(("apply", payment_id, 0))
+
+    def _later(self, delay: float, item: tuple[str, Any, int]) -> None:
+        """Queue `item` again after `delay` seconds (a timer: the worker never sleeps on one notice)."""
+        asyncio.get_running_loop().call_later(delay, self._queue.put_nowait, item)
 
     async def _work(self) -> None:
         while True:
-            kind, item = await self._queue.get()
+            kind, item, attempt = await self._queue.get()
             try:
                 if kind == "stk":
-                    await self.handle_stk(item)
+                    outcome, payment_id = await self.handle_stk(
+                        item, final_try=attempt >= len(UNKNOWN_CHECKOUT_RETRIES))
+                    if outcome == "retry":
+                        self._later(UNKNOWN_CHECKOUT_RETRIES[attempt], ("stk", item, attempt + 1))
+                    elif outcome == "confirmed":
+                        self._queue.put_nowait(("apply", payment_id, 0))
                 else:
-                    await self.apply(item)
+                    p = await self.apply(item) if kind == "apply" else None
+                    if p is not None and p.status == "confirmed" and attempt + 1 < self.config.apply_retries:
+                        self._later(0.5 * 2 ** attempt, ("apply", item, attempt + 1))
             except Exception as e:  # a store down: the payment stays in PostgreSQL for reconcile
                 log.warning("payment-work-failed", kind=kind, error=str(e), error_type=type(e).__name__)
             finally:
                 self._queue.task_done()
 
-    async def handle_stk(self, result: mpesa.StkResult) -> str:
-        """Match an STK result (callback) with its pending payment and move it on; returns what happened."""
+    async def handle_stk(self, result: mpesa.StkResult, *, final_try: bool = True) -> tuple[str, str | None]:
+        """Match an STK result (callback) with its pending payment and move it on; returns what happened and the
+        payment's id:
+        "retry" (no such CheckoutRequestID yet: the callback may have overtaken the row update of its own push),
+        "unknown", "duplicate", "failed", "mismatch" or "confirmed" (then to be applied)."""
         p = await self.store.by_checkout(result.checkout_request_id)
-        for pause in UNKNOWN_CHECKOUT_RETRIES:
-            if p is not None:
-                break
-            await asyncio.sleep(pause)
-            p = await self.store.by_checkout(result.checkout_request_id)
         if p is None:
+            if not final_try:
+                return "retry", None
             log.warning("stk-callback-unknown", checkout=result.checkout_request_id, code=result.result_code)
             payments_total.inc(("mpesa-stk", "unknown"))
-            return "unknown"
+            return "unknown", None
         if p.status != "pending":
             log.info("stk-callback-duplicate", payment=p.id, status=p.status)
-            return "duplicate"
+            return "duplicate", p.id
         if not result.paid:
-            return await self._finish(p, "failed", result.result_code, result.result_desc)
+            return await self._finish(p, "failed", result.result_code, result.result_desc), p.id
         problem = self._check(p, result)
         if problem:
-            return await self._finish(p, "mismatch", result.result_code, problem, receipt=result.receipt)
+            return await self._finish(p, "mismatch", result.result_code, problem, receipt=result.receipt), p.id
         try:
             confirmed = await self.store.confirm(p.id, result.receipt, result.result_code, result.result_desc)
         except DuplicateReceipt:
             return await self._finish(p, "mismatch", result.result_code,
-                                      f"receipt {result.receipt} already recorded on another payment")
+                                      f"receipt {result.receipt} already recorded on another payment"), p.id
         if confirmed is None:
-            return "duplicate"
+            return "duplicate", p.id
         self._publish(confirmed)
-        await self.apply(confirmed.id)
-        return "confirmed"
+        return "confirmed", p.id
 
     def _check(self, p: Payment, result: mpesa.StkResult) -> str:
         """Why a paid callback does not match the pending payment ("" when it does)."""
@@ -263,12 +273,8 @@ class PaymentService:
         if paid != p.amount:
             return (f"amount {format_major(paid, self.currency)} differs from the "
                     f"{format_major(p.amount, self.currency)} asked")
-        if result.phone is not None:
-            try:
-                if mpesa.normalize_phone(result.phone) != p.phone:
-                    return "the paying phone differs from the phone asked"
-            except ValueError:
-                return f"unreadable PhoneNumber {result.phone!r}"
+        if result.phone is not None and not mpesa.same_phone(result.phone, p.phone):
+            return "the paying phone differs from the phone asked"
         return ""
 
     async def _finish(self, p: Payment, status: str, code: str, desc: str, *, receipt: str | None = None) -> str:
@@ -281,32 +287,29 @@ class PaymentService:
         return status
 
     async def apply(self, payment_id: str) -> Payment | None:
-        """Apply a confirmed payment (retrying `apply_retries` times); the row after it, None if unknown."""
+        """One attempt at applying a confirmed payment; the row after it (still confirmed when the attempt
+        failed: the worker tries again `apply_retries` times, then the reconcile job), None if unknown."""
         p = await self.store.get(payment_id)
-        for attempt in range(self.config.apply_retries):
-            if p is None or p.status != "confirmed":
-                return p
-            try:
-                done = await apply_payment(p, self.charging, self.hotspot, currency=self.currency,
-                                           voucher_length=self.voucher_length)
-            except Exception as e:  # store down, or a bug: recorded on the row, retried, then left to reconcile
-                log.warning("payment-apply-failed", payment=p.id, attempt=attempt + 1, error=str(e),
-                            error_type=type(e).__name__)
-                await self.store.apply_failed(p.id, f"{type(e).__name__}: {e}")
-                await asyncio.sleep(0.2 * 2 ** attempt)
-                p = await self.store.get(payment_id)
-                continue
-            await self.store.set_account(p.id, done.account, done.voucher)
-            if done.note:
-                await self.store.apply_failed(p.id, done.note)
-            applied = await self.store.applied(p.id)
-            if applied is not None:
-                payments_total.inc((p.provider, "applied"))
-                log.info("payment-applied", payment=p.id, provider=p.provider, purpose=p.purpose, amount=p.amount)
-                self._publish(applied)
-                await self._notify_applied(applied)
-            return applied or await self.store.get(payment_id)
-        return p
+        if p is None or p.status != "confirmed":
+            return p
+        try:
+            done = await apply_payment(p, self.charging, self.hotspot, currency=self.currency,
+                                       voucher_length=self.voucher_length)
+        except Exception as e:  # store down, or a bug: recorded on the row, retried, then left to reconcile
+            log.warning("payment-apply-failed", payment=p.id, attempts=p.attempts + 1, error=str(e),
+                        error_type=type(e).__name__)
+            await self.store.apply_failed(p.id, f"{type(e).__name__}: {e}")
+            return await self.store.get(payment_id)
+        await self.store.set_account(p.id, done.account, done.voucher)
+        if done.note:
+            await self.store.apply_failed(p.id, done.note)
+        applied = await self.store.applied(p.id)
+        if applied is not None:
+            payments_total.inc((p.provider, "applied"))
+            log.info("payment-applied", payment=p.id, provider=p.provider, purpose=p.purpose, amount=p.amount)
+            self._publish(applied)
+            await self._notify_applied(applied)
+        return applied or await self.store.get(payment_id)
 
     async def _notify_applied(self, p: Payment) -> None:
         async with self.store.pool.acquire() as conn:
@@ -328,13 +331,17 @@ class PaymentService:
             after = await self.apply(p.id)
             changed += after is not None and after.status == "applied"
         for p in pending:
-            if self.daraja is None or p.checkout_request_id is None:
+            if p.checkout_request_id is None:  # the push's answer never reached us: no payment to ask about
+                changed += await self._finish(p, "failed", "push-unknown", "the payment request was not confirmed "
+                                              "sent to M-Pesa") == "failed"
+                continue
+            if self.daraja is None:
                 continue
             try:
                 status = await self.daraja.stk_query(p.checkout_request_id)
             except DarajaError as e:
                 log.warning("stk-query-failed", payment=p.id, error=str(e))
-                continue
+                status = StkStatus(None, str(e))
             if status.result_code is None:
                 if await self.store.age_seconds(p) > self.config.give_up_after:
                     changed += await self._finish(p, "failed", "timeout", "no answer from M-Pesa") == "failed"

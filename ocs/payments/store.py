@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 FINAL = frozenset({"applied", "failed", "mismatch"})
+ORPHAN_AFTER = 600.0  # seconds after which a push without CheckoutRequestID (we never heard Daraja's answer) fails
 
 
 def new_payment_id() -> str:
@@ -174,13 +175,15 @@ class PaymentStore:
 
     async def due(self, *, query_after: float, limit: int = 100) -> tuple[list[Payment], list[Payment]]:
         """What the reconcile job looks at: confirmed payments not applied yet, and STK pushes pending for longer
-        than `query_after` seconds (oldest first)."""
+        than `query_after` seconds (oldest first; a push whose Daraja answer never reached us has no
+        CheckoutRequestID: it is among them once ORPHAN_AFTER has passed)."""
         async with self.pool.acquire() as conn:
             confirmed = await conn.fetch("SELECT * FROM payments WHERE status = 'confirmed' ORDER BY created_at "
                                          "LIMIT $1", limit)
             pending = await conn.fetch(
-                "SELECT * FROM payments WHERE status = 'pending' AND checkout_request_id IS NOT NULL AND "
-                "created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2", query_after, limit)
+                "SELECT * FROM payments WHERE status = 'pending' AND created_at < now() - make_interval(secs => "
+                "CASE WHEN checkout_request_id IS NULL THEN $3::float8 ELSE $1::float8 END) ORDER BY created_at LIMIT $2",
+                query_after, limit, ORPHAN_AFTER)
         return ([p for p in map(_payment, confirmed) if p is not None],
                 [p for p in map(_payment, pending) if p is not None])
 

@@ -86,3 +86,10 @@ def test_c2b_notice_and_amounts():
                 {"TransID": "X", "TransAmount": "ten"}):
         with pytest.raises(mpesa.CallbackError):
             mpesa.parse_c2b(bad)
+
+
+@pytest.mark.parametrize(("reported", "same"), [
+    ("254712345678", True), ("0712345678", True), ("254712345679", False), ("2547*****678", True),
+    ("2547*****679", False), ("************", False), ("2547****678", False), ("garbage", False)])
+def test_same_phone_tolerates_masked_numbers(reported: str, same: bool):
+    assert mpesa.same_phone(reported, "254712345678") is same
