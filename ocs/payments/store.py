@@ -182,7 +182,8 @@ class PaymentStore:
                                          "LIMIT $1", limit)
             pending = await conn.fetch(
                 "SELECT * FROM payments WHERE status = 'pending' AND created_at < now() - make_interval(secs => "
-                "CASE WHEN checkout_request_id IS NULL THEN $3::float8 ELSE $1::float8 END) ORDER BY created_at LIMIT $2",
+                "CASE WHEN checkout_request_id IS NULL THEN $3::float8 ELSE $1::float8 END) "
+                "ORDER BY created_at LIMIT $2",
                 query_after, limit, ORPHAN_AFTER)
         return ([p for p in map(_payment, confirmed) if p is not None],
                 [p for p in map(_payment, pending) if p is not None])
