@@ -20,7 +20,9 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from ocs.admin.api_accounts import IdemKey
 from ocs.admin.auth import Principal, need
+from ocs.admin.idempotency import Idempotency
 from ocs.admin.problems import ApiError, problem_responses
 from ocs.metrics import payment_hooks_total
 from ocs.payments import mpesa, notices, webhooks
@@ -97,7 +99,7 @@ async def _json_body(request: Request) -> Any:
 
 
 def routes(service: PaymentService, path_token: str | None,
-           providers: dict[str, webhooks.WebhookProviderConfig]) -> RouteAdder:
+           providers: dict[str, webhooks.WebhookProviderConfig], idem: Idempotency | None = None) -> RouteAdder:
     def check_token(token: str) -> None:
         if path_token is None or not hmac.compare_digest(token.encode(), path_token.encode()):
             payment_hooks_total.inc(("mpesa", "bad-token"))
@@ -153,16 +155,24 @@ def routes(service: PaymentService, path_token: str | None,
 
         @app.post("/api/v1/payments/mpesa/stk", tags=["payments"], status_code=202,
                   responses=problem_responses(422, 502, 503))
-        async def post_stk(body: StkIn, who: PaymentsRole) -> PaymentOut:
-            """Send an M-Pesa STK push; answers at once with the pending payment (money on the callback)."""
-            try:
-                p = await service.stk_push(phone=body.msisdn, purchase=Purchase.parse(body.for_),
-                                           amount=body.amount, account=body.account, mac=body.mac or "",
-                                           created_by=who.name)
-            except PaymentRefused as e:
-                code = "unprocessable" if e.status == 422 else "provider_unavailable"
-                raise ApiError(e.status, code, str(e)) from None
-            return PaymentOut.model_validate(payment_out(p))
+        async def post_stk(body: StkIn, who: PaymentsRole, key: IdemKey = None) -> PaymentOut:
+            """Send an M-Pesa STK push; answers at once with the pending payment (money on the callback). With an
+            Idempotency-Key, a repeated request gets the first answer and prompts the phone once."""
+
+            async def push() -> dict[str, Any]:
+                try:
+                    p = await service.stk_push(phone=body.msisdn, purchase=Purchase.parse(body.for_),
+                                               amount=body.amount, account=body.account, mac=body.mac or "",
+                                               created_by=who.name)
+                except PaymentRefused as e:
+                    code = "unprocessable" if e.status == 422 else "provider_unavailable"
+                    raise ApiError(e.status, code, str(e)) from None
+                return payment_out(p)
+
+            if key is None or idem is None:
+                return PaymentOut.model_validate(await push())
+            fingerprint = b"POST /api/v1/payments/mpesa/stk " + body.model_dump_json(by_alias=True).encode()
+            return PaymentOut.model_validate(await idem.run(who.name, key, fingerprint, push))
 
         @app.get("/api/v1/payments", tags=["payments"])
         async def list_payments(_who: PaymentsReader,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from ocs.admin import api_payments
+from ocs.admin.idempotency import Idempotency
 from ocs.backends import Backends
 from ocs.config import Config
 from ocs.payments.daraja import DarajaClient
@@ -41,6 +42,7 @@ class PaymentsRuntime:
     service: PaymentService
     hotspot: HotspotService
     expiry: ExpiryNotices
+    idempotency: Idempotency
 
     def start(self) -> None:
         self.service.start()
@@ -58,7 +60,7 @@ class PaymentsRuntime:
         cfg = self.config
         mpesa = cfg.payments.mpesa
         adders = [api_payments.routes(self.service, mpesa.path_token if mpesa else None,
-                                      {p.name: p for p in cfg.payments.webhooks})]
+                                      {p.name: p for p in cfg.payments.webhooks}, self.idempotency)]
         if cfg.portal.enabled:
             adders.append(portal_routes.routes(cfg.portal, self.service, self.hotspot, cfg.charging.currency))
         return adders
@@ -72,7 +74,7 @@ def payments_runtime(cfg: Config, backends: Backends, charging: ChargingService)
                              currency=cfg.charging.currency, voucher_length=cfg.radius.voucher_length,
                              daraja=daraja, notifier=notifier)
     expiry = ExpiryNotices(backends.pool, charging, hotspot, notifier, cfg.notify.expiry_notice_hours)
-    return PaymentsRuntime(cfg, service, hotspot, expiry)
+    return PaymentsRuntime(cfg, service, hotspot, expiry, Idempotency(backends.redis))
 
 
 __all__ = ["PaymentsRuntime", "make_notifier", "payments_enabled", "payments_runtime"]

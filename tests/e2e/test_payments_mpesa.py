@@ -134,6 +134,14 @@ def test_initiation_needs_the_payments_role_and_a_valid_request(pay: Pay):
                      ({"amount": 150}, "whole"), ({"msisdn": "255712345678"}, "kenyan"), ({"for": "topupx"}, "for")):
         r = pay.http.post("/api/v1/payments/mpesa/stk", json=body | bad, headers=pay.payments_token)
         assert r.status_code == 422 and why in r.text.lower(), (bad, r.text)
+    key = {"Idempotency-Key": "retry-1"} | pay.payments_token
+    first = pay.http.post("/api/v1/payments/mpesa/stk", json=body, headers=key)
+    again = pay.http.post("/api/v1/payments/mpesa/stk", json=body, headers=key)
+    assert first.status_code == again.status_code == 202 and first.json()["id"] == again.json()["id"]
+    assert len([b for k, b in pay.fake.requests if k == "stk_push" and b["Amount"] == 100
+                and b["PhoneNumber"] == "254712000001"]) == 1  # the phone was prompted once
+    other = pay.http.post("/api/v1/payments/mpesa/stk", json=body | {"amount": 20000}, headers=key)
+    assert other.status_code == 422
     listed = pay.http.get("/api/v1/payments?limit=2", headers=pay.payments_token)
     assert listed.status_code == 200 and len(listed.json()["items"]) == 2 and listed.json()["next"]
 
