@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ from ocs.payments.apply import apply_payment
 from ocs.payments.daraja import DarajaClient, DarajaError, StkStatus
 from ocs.payments.notify import Notifier, NullNotifier
 from ocs.payments.store import FINAL, DuplicateReceipt, Payment, PaymentStore, new_payment_id
+from ocs.payments.watch import Watchers
 from ocs.services.charging import ChargingService
 from ocs.services.hotspot import HotspotService
 
@@ -86,7 +86,7 @@ class PaymentService:
         self.notifier: Notifier = notifier or NullNotifier()
         self._queue: asyncio.Queue[tuple[str, Any, int]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
-        self._watchers: dict[str, set[asyncio.Queue[Payment]]] = {}
+        self.watchers = Watchers(store)
 
     # --- life ---------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -102,6 +102,7 @@ class PaymentService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        await self.watchers.close()
         if self.daraja is not None:
             await self.daraja.close()
         await self.notifier.close()
@@ -359,20 +360,11 @@ class PaymentService:
 
     # --- watchers -----------------------------------------------------------------------------------------------
     def _publish(self, p: Payment) -> None:
-        for q in self._watchers.get(p.id, ()):
-            q.put_nowait(p)
+        self.watchers.publish(p)
 
-    @contextlib.asynccontextmanager
-    async def watch(self, payment_id: str) -> AsyncIterator[asyncio.Queue[Payment]]:
-        q: asyncio.Queue[Payment] = asyncio.Queue()
-        self._watchers.setdefault(payment_id, set()).add(q)
-        try:
-            yield q
-        finally:
-            watchers = self._watchers.get(payment_id, set())
-            watchers.discard(q)
-            if not watchers:
-                self._watchers.pop(payment_id, None)
+    def watch(self, payment_id: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[Payment]]:
+        """A queue receiving the payment's row at every change (ocs.payments.watch)."""
+        return self.watchers.watch(payment_id)
 
 
 __all__ = ["FINAL", "PaymentRefused", "PaymentService", "Purchase", "UnknownAccount", "normalize_mac"]

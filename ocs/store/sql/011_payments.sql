@@ -31,3 +31,14 @@ CREATE TABLE payments (
 );
 CREATE INDEX payments_status ON payments (status, created_at);
 CREATE INDEX payments_created ON payments (created_at DESC);
+
+-- Every change of a payment's state is announced on channel ocsd_payment (payload: the payment id), so the
+-- portal's live status follows a payment whichever ocsd process applied it.
+CREATE FUNCTION payments_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('ocsd_payment', NEW.id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER payments_notify AFTER INSERT OR UPDATE OF status, voucher ON payments
+    FOR EACH ROW EXECUTE FUNCTION payments_notify();

@@ -4,6 +4,7 @@ go out once per package or bundle."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -104,3 +105,21 @@ async def test_expiry_notices_once(redis_store: RedisStore, pg_pool: asyncpg.Poo
     sent = [n for n in fake.notices if n.get("bundle") == code]
     assert len(sent) == 1 and sent[0]["event"] == "bundle.expiring" and sent[0]["account"] == account
     assert sent[0]["expires_at"] > time.time()
+
+
+async def test_a_watcher_hears_changes_made_by_another_process(pg_pool: asyncpg.Pool, service: ChargingService):
+    """Two services sharing PostgreSQL stand for two ocsd processes: the watcher of one hears (LISTEN/NOTIFY)
+    the payment another one confirms and fails."""
+    store = PaymentStore(pg_pool)
+    here = PaymentService(store, service, None, PaymentsConfig(), currency="EUR")
+    there = PaymentService(PaymentStore(pg_pool), service, None, PaymentsConfig(), currency="EUR")
+    p = await store.create(provider="mpesa-stk", network="mpesa", ref="mpesa-stk:w1", amount=100, currency="EUR",
+                           purpose="topup", account_id=None, status="pending")
+    try:
+        async with here.watch(p.id) as changes:
+            await there.store.finish(p.id, "failed", "1032", "Request cancelled by user")
+            seen = await asyncio.wait_for(changes.get(), 5)
+            assert (seen.id, seen.status, seen.result_code) == (p.id, "failed", "1032")
+    finally:
+        await here.stop()
+        await there.stop()
