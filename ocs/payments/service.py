@@ -130,7 +130,13 @@ class PaymentService:
             if account is not None:
                 return (await self.charging.account(account)).account
             if msisdn is not None:
-                return await self.charging.account_of_msisdn(msisdn)
+                candidates = [msisdn]
+                with contextlib.suppress(ValueError):  # as provisioned, or its 2547... form
+                    candidates.append(mpesa.normalize_phone(msisdn))
+                for candidate in dict.fromkeys(candidates):
+                    with contextlib.suppress(ChargingError):
+                        return await self.charging.account_of_msisdn(candidate)
+                raise PaymentRefused(f"no such account: no SIM has the MSISDN {msisdn}")
         except ChargingError as e:
             raise PaymentRefused(f"no such account: {e}") from e
         raise PaymentRefused("a top-up or a bundle needs the account (account or msisdn)")

@@ -4,6 +4,7 @@ cancelled, mismatched or unknown callback."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -169,3 +170,19 @@ def test_c2b_paybill_validation_and_confirmation_credit_once_by_trans_id(pay: Pa
     assert pay.balance(account) == 250 * KES
     listed = pay.ocsd("payments", "show", "RKTQDM7W6S", "--json")
     assert listed.returncode == 0 and '"status": "applied"' in listed.stdout
+
+
+def test_cli_stk_list_and_show(pay: Pay):
+    account = pay.sim("254712000071")
+    done = pay.ocsd("payments", "stk", "--msisdn", "0712000071", "--amount", "40", "--for", "topup", "--json")
+    assert done.returncode == 0, done.stderr + done.stdout
+    p = json.loads(done.stdout)
+    assert p["ok"] and p["status"] == "pending" and p["amount"] == 40 * KES and p["account_id"] == account
+    assert pay.wait_final(p["id"])["status"] == "applied"
+    assert pay.balance(account) == 40 * KES
+    listed = pay.ocsd("payments", "list", "--status", "applied", "--limit", "500")
+    assert listed.returncode == 0 and p["id"] in listed.stdout and "40.00 KES" in listed.stdout
+    refused = pay.ocsd("payments", "stk", "--msisdn", "0712000071", "--for", "bundle:nope")
+    assert refused.returncode == 2 and refused.stderr.startswith("error: ")
+    missing = pay.ocsd("payments", "show", "pay_nothing_here_0000")
+    assert missing.returncode == 2 and "no payment" in missing.stderr
