@@ -144,8 +144,11 @@ def test_initiation_needs_the_payments_role_and_a_valid_request(pay: Pay):
                 and b["PhoneNumber"] == "254712000081"]) == 1  # the phone was prompted once
     other = pay.http.post("/api/v1/payments/mpesa/stk", json=body | {"amount": 20000}, headers=key)
     assert other.status_code == 422
-    listed = pay.http.get("/api/v1/payments?limit=2", headers=pay.payments_token)
-    assert listed.status_code == 200 and len(listed.json()["items"]) == 2 and listed.json()["next"]
+    listed = pay.http.get("/api/v1/payments?limit=1", headers=pay.payments_token)
+    assert listed.status_code == 200 and len(listed.json()["items"]) == 1 and listed.json()["next"]
+    page2 = pay.http.get(f"/api/v1/payments?limit=500&before={listed.json()['next']}", headers=pay.payments_token)
+    assert listed.json()["items"][0]["id"] not in {p["id"] for p in page2.json()["items"]}
+    assert pay.http.get("/api/v1/payments", headers=pay.operator_token).status_code == 200  # read: operator too
 
 
 def test_c2b_paybill_validation_and_confirmation_credit_once_by_trans_id(pay: Pay):
