@@ -59,6 +59,7 @@ class PortalConfig:
     logo: str | None = None  # an image file shown on every page
     rate_limit: int = 30  # requests per minute per client IP on /portal/
     currency_label: str = ""  # shown beside prices; the currency code when empty
+    router_hosts: tuple[str, ...] = ()  # hosts the voucher may be posted to (link-login-only); empty: any
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,7 @@ def parse_portal(t: Table, base_dir: Path | None = None) -> PortalConfig:
         logo=path("logo"),
         rate_limit=t.integer("rate_limit", d.rate_limit, minimum=1),
         currency_label=t.string("currency_label", "", empty=True),
+        router_hosts=t.str_list("router_hosts", ()),
     )
     t.finish()
     return portal

@@ -123,6 +123,7 @@ def routes(config: PortalConfig, payments: PaymentService | None, hotspot: Hotsp
                       "time_seconds": p.time_seconds, "data_octets": p.data_octets,
                       "validity_hours": p.validity_hours} for p in await hotspot.packages() if p.price > 0]
             return {"title": config.title, "currency": currency, "packages": items,
+                    "router_hosts": list(config.router_hosts),
                     "mpesa": payments is not None and payments.daraja is not None}
 
         @app.post("/portal/api/pay", include_in_schema=False, status_code=202,

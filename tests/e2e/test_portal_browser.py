@@ -81,12 +81,23 @@ def test_a_customer_with_a_voucher_types_it(pay: Pay, browser: Any):
     page = browser.new_page()
     try:
         page.goto(portal_url(pay, "AA:BB:CC:DD:EE:62"))
+        page.get_by_role("button", name="One hour").wait_for()  # the packages (and router_hosts) are loaded
         page.fill("#voucher", "ABCD2345")
         page.get_by_role("button", name="Connect").click()
         page.wait_for_selector("#logged-in", timeout=10000)
+        assert pay.fake.logins[-1]["username"] == "ABCD2345" == pay.fake.logins[-1]["password"]
+        logins = len(pay.fake.logins)
+        # a link whose login URL is not one of [portal] router_hosts: the voucher is shown, never posted there
+        q = urllib.parse.urlencode({"mac": "AA:BB:CC:DD:EE:63", "link-login-only": "http://evil.example/login"})
+        page.goto(f"{pay.base_url}/portal/?{q}")
+        page.get_by_role("button", name="One hour").wait_for()
+        page.fill("#voucher", "ABCD2345")
+        page.get_by_role("button", name="Connect").click()
+        page.wait_for_selector("#status:not([hidden])", timeout=5000)
+        assert "ABCD2345" in page.text_content("#status") and page.url.startswith(pay.base_url)
+        assert len(pay.fake.logins) == logins
     finally:
         page.close()
-    assert pay.fake.logins[-1]["username"] == "ABCD2345" == pay.fake.logins[-1]["password"]
 
 
 def test_portal_api_is_rate_limited_and_hides_non_portal_payments(pay: Pay):

@@ -112,6 +112,7 @@ secret = "{FLW_HASH}"
 [portal]
 enabled = true
 title = "Kijiji Wi-Fi"
+router_hosts = ["127.0.0.1"]
 
 [notify]
 webhook_url = "{fake.url}/notify"

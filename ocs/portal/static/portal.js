@@ -52,8 +52,21 @@
     return hex;
   }
 
+  let routerHosts = [];  // [portal] router_hosts: where a voucher may be posted (empty: any)
+
+  function trustedRouter(url) {
+    try {
+      const u = new URL(url);
+      return (u.protocol === "http:" || u.protocol === "https:") &&
+        (routerHosts.length === 0 || routerHosts.includes(u.hostname));
+    } catch (err) { return false; }
+  }
+
   function login(voucher) {
-    if (!loginUrl) { show("Your voucher: " + voucher + ". Enter it on the Wi-Fi login page.", false); return; }
+    if (!loginUrl || !trustedRouter(loginUrl)) {
+      show("Your voucher: " + voucher + ". Enter it on the Wi-Fi login page.", false);
+      return;
+    }
     const f = $("login");
     f.action = loginUrl;
     const chapId = q.get("chap-id"), challenge = q.get("chap-challenge");
@@ -80,6 +93,7 @@
     const r = await fetch("/portal/api/packages");
     if (!r.ok) { show("The packages cannot be shown now; try again in a minute.", true); return; }
     const body = await r.json();
+    routerHosts = body.router_hosts || [];
     const list = $("packages");
     for (const p of body.packages) {
       const li = document.createElement("li"), b = document.createElement("button");
