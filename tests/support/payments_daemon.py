@@ -5,6 +5,7 @@ end-to-end tests and the portal's browser test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -82,14 +83,14 @@ def ocsd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
 
 
-def payments_config(fake: FakeDaraja, admin: int) -> str:
+def payments_config(fake: FakeDaraja, admin: int, reconcile_interval: float = 3600) -> str:
     return f"""
 [charging]
 currency = "KES"
 
 [payments]
 query_after = 0.5
-reconcile_interval = 3600
+reconcile_interval = {reconcile_interval}
 
 [payments.mpesa]
 base_url = "{fake.url}"
@@ -119,16 +120,16 @@ webhook_url = "{fake.url}/notify"
 """
 
 
-@pytest.fixture(scope="module")
-def pay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pay]:
-    tmp = tmp_path_factory.mktemp("payments")
+@contextlib.contextmanager
+def running(tmp: Path, *, reconcile_interval: float = 3600) -> Iterator[Pay]:
+    """The daemon with payments, its fake Daraja and a fresh database (`reconcile_interval`: the periodic job)."""
     name = "ocsd_e2e_" + secrets.token_hex(5)
     dsn = asyncio.run(create_database(name))
     fake = FakeDaraja().start()
     admin = free_port()
     config = write_config(tmp / "ocsd.toml", peers=[], diameter_port=free_port(), admin_port=admin,
                           extra=backends_config(REDIS_URL, "ocspay" + secrets.token_hex(3), dsn)
-                          + payments_config(fake, admin))
+                          + payments_config(fake, admin, reconcile_interval))
     for args in (("bundle", "create", "--code", "d1g", "--name", "1 GB", "--type", "data", "--data-octets",
                   "1000000000", "--validity-days", "7", "--priority", "10", "--price", "100"),
                  ("hotspot", "package", "create", "--code", "day", "--name", "Day pass", "--time-seconds", "86400",
@@ -154,10 +155,16 @@ def pay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pay]:
         asyncio.run(drop_database(name))
 
 
+@pytest.fixture(scope="module")
+def pay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pay]:
+    with running(tmp_path_factory.mktemp("payments")) as p:
+        yield p
+
+
 def ledger(pay: Pay, account: str) -> list[dict[str, Any]]:
     r = pay.http.get(f"/api/v1/accounts/{account}/ledger", headers=ADMIN)
     assert r.status_code == 200, r.text
     return list(r.json()) if isinstance(r.json(), list) else list(r.json()["items"])
 
 
-__all__ = ["ADMIN", "FLW_HASH", "HMAC_SECRET", "PATH_TOKEN", "Pay", "ledger", "json", "ocsd", "pay"]
+__all__ = ["ADMIN", "FLW_HASH", "HMAC_SECRET", "PATH_TOKEN", "Pay", "ledger", "json", "ocsd", "pay", "running"]
