@@ -32,8 +32,9 @@ from ocs.config.payments import PaymentsConfig
 from ocs.metrics import payments_total
 from ocs.payments import mpesa
 from ocs.payments.apply import apply_payment
-from ocs.payments.daraja import DarajaClient, DarajaError, StkStatus
+from ocs.payments.daraja import DarajaError, StkStatus
 from ocs.payments.notify import Notifier, NullNotifier
+from ocs.payments.provider import PromptProvider
 from ocs.payments.store import FINAL, DuplicateReceipt, Payment, PaymentStore, new_payment_id
 from ocs.payments.watch import Watchers
 from ocs.services.charging import ChargingService
@@ -78,7 +79,7 @@ def normalize_mac(text: str) -> str:
 class PaymentService:
     def __init__(self, store: PaymentStore, charging: ChargingService, hotspot: HotspotService | None,
                  config: PaymentsConfig, *, currency: str, voucher_length: int = 10,
-                 daraja: DarajaClient | None = None, notifier: Notifier | None = None) -> None:
+                 daraja: PromptProvider | None = None, notifier: Notifier | None = None) -> None:
         self.store, self.charging, self.hotspot, self.config = store, charging, hotspot, config
         self.currency, self.voucher_length = currency, voucher_length
         self.digits = MINOR_UNITS[currency]

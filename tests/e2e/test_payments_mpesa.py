@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests.support.fake_daraja import CONSUMER_KEY, CONSUMER_SECRET, PASSKEY
 from tests.support.payments_daemon import ADMIN, PATH_TOKEN, Pay, ledger, pay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -36,8 +37,14 @@ def test_stk_topup_applied_once_with_the_receipt_in_the_ledger_and_a_notificatio
         time.sleep(0.05)
     notice = [n for n in pay.fake.notices if n.get("payment") == p["id"]]
     assert notice and notice[0]["event"] == "payment.applied" and notice[0]["amount"] == 150 * KES
-    # the ledger entry's ref names the payment; the daemon's log names no secret
-    assert all(PATH_TOKEN not in str(line) for line in pay.daemon.lines)
+    # the daemon's log names no secret (path token, consumer key/secret, passkey, OAuth token)
+    logged = "\n".join(str(line) for line in pay.daemon.lines)
+    for secret in (PATH_TOKEN, CONSUMER_KEY, CONSUMER_SECRET, PASSKEY, *pay.fake.tokens):
+        assert secret not in logged
+    metrics = pay.http.get("/metrics").text
+    assert 'ocsd_payments_total{provider="mpesa-stk",status="applied"}' in metrics
+    assert 'ocsd_mpesa_requests_total{op="stk_push",status="200"}' in metrics
+    assert 'ocsd_payment_hooks_total{hook="mpesa-stk",outcome="queued"}' in metrics
 
 
 def test_bundle_bought_with_mpesa(pay: Pay):
