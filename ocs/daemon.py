@@ -27,6 +27,7 @@ from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dic
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
+from ocs.payments.runtime import PaymentsRuntime, payments_enabled, payments_runtime
 from ocs.services.charging import ChargingService
 from ocs.services.gx import gx_application, gx_store
 from ocs.services.gx_notify import GxNotifier, gx_notifier
@@ -84,7 +85,8 @@ def load_dictionaries(config: Config) -> Dictionary:
 
 
 def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService | None, health: Health,
-              radius: RadiusRuntime | None = None, sms: SmsRuntime | None = None) -> FastAPI:
+              radius: RadiusRuntime | None = None, sms: SmsRuntime | None = None,
+              payments: PaymentsRuntime | None = None) -> FastAPI:
     """The admin port's application: with the stores, tokens from PostgreSQL, the resources and the audit."""
     if backends is None or charging is None:
         return build_app(Authenticator(cfg.admin.token), (health.add_routes,))
@@ -94,6 +96,8 @@ def admin_app(cfg: Config, backends: Backends | None, charging: ChargingService 
               events.routes(backends.pool)]
     if sms is not None:
         routes.append(api_sms.routes(sms.service, cfg.charging.currency))
+    if payments is not None:  # issue 17: hooks, /api/v1/payments, /portal/
+        routes.extend(payments.routes())
     if not isinstance(backends.keys, Exception):  # subscribers need the key sealer
         subscribers = SubscriberService(backends.pool, backends.sealer, charging, currency=cfg.charging.currency,
                                         ind_bits=cfg.auc.ind_bits)
@@ -120,6 +124,7 @@ class Daemon:
     radius: RadiusRuntime | None = None
     charging: ChargingService | None = None  # the service the admin API shares with housekeeping
     sms: SmsRuntime | None = None  # SMS billing (issue 18): its service, and the Jasmin consumers when enabled
+    payments: PaymentsRuntime | None = None  # mobile money and the captive portal (issue 17)
 
     async def start(self) -> None:
         cfg = self.config
@@ -167,7 +172,7 @@ class Daemon:
         admin_host, admin_port = split_hostport(cfg.admin.listen)
         health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
                         cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
-        app = admin_app(cfg, self.backends, self.charging, health, self.radius, self.sms)
+        app = admin_app(cfg, self.backends, self.charging, health, self.radius, self.sms, self.payments)
         self.admin = await start_admin(admin_host, admin_port, app)
         if self.sms is not None:
             self.sms.start()
@@ -200,6 +205,10 @@ class Daemon:
         await self.sms.load()
         backends.sms = self.sms.service
         jobs, flushes = [*jobs, *self.sms.jobs()], [*flushes, *self.sms.flushes()]
+        if payments_enabled(self.config):
+            self.payments = payments_runtime(self.config, backends, charging)
+            self.payments.start()
+            jobs = [*jobs, *self.payments.jobs()]
         self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
                                          jobs=jobs, flushes=flushes)
         self.housekeeping.start()
@@ -230,6 +239,8 @@ class Daemon:
             await self.admin.wait_closed()
         if self._watchdog_task is not None:
             self._watchdog_task.cancel()
+        if self.payments is not None:
+            await self.payments.stop()  # finishes queued notices; what is left waits in PostgreSQL for reconcile
         if self.housekeeping is not None:
             await self.housekeeping.stop()  # flushes the ledger to PostgreSQL
         if self.backends is not None:

@@ -193,6 +193,26 @@ radius_dynauth_total = _registered(Counts(
     ("type", "outcome")))
 
 
+# Mobile money (issue 17): every request path of ocs.payments, ocs.admin.api_payments and ocs.portal.
+mpesa_requests_total = _registered(Counts(
+    "ocsd_mpesa_requests_total", "Requests ocsd sent to M-Pesa Daraja, by operation (oauth, stk_push, stk_query) "
+    "and HTTP status (or unreachable)", ("op", "status")))
+
+payment_hooks_total = _registered(Counts(
+    "ocsd_payment_hooks_total", "Payment notices received (STK callbacks, C2B validation/confirmation, signed "
+    "webhooks), by hook and outcome", ("hook", "outcome")))
+
+payments_total = _registered(Counts(
+    "ocsd_payments_total", "Payments reaching a final state or refused, by provider and status (applied, failed, "
+    "mismatch, refused)", ("provider", "status")))
+
+portal_requests_total = _registered(Counts(
+    "ocsd_portal_requests_total", "Captive portal requests, by page or API and outcome", ("path", "outcome")))
+
+notifications_total = _registered(Counts(
+    "ocsd_notifications_total", "Notifications sent, by kind and outcome (sent, failed)", ("kind", "outcome")))
+
+
 build_info = Info("ocsd_build", "The running ocsd: version and Python", registry=REGISTRY)  # ocsd_build_info
 build_info.info({"version": __version__, "python": platform.python_version()})
 
@@ -221,4 +241,5 @@ __all__ = [
     "radius_drops_total", "radius_dynauth_total", "radius_requests_total", "radius_sessions",
     "gx_rar_total", "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions",
     "gy_units_total",
+    "mpesa_requests_total", "notifications_total", "payment_hooks_total", "payments_total", "portal_requests_total",
 ]

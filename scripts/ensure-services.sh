@@ -157,6 +157,7 @@ else
 fi
 
 "$ROOT/scripts/ensure-radclient.sh"  # the RADIUS end-to-end tests' router (freeradius-utils)
+"$ROOT/scripts/ensure-chromium.sh"  # the captive portal's browser test (Debian chromium driven by Playwright)
 "$ROOT/scripts/ensure-tshark.sh"  # the Gx end-to-end test decodes CCAs with it (Wireshark)
 AMQP_URL=$("$ROOT/scripts/ensure-rabbitmq.sh")  # the SMS tests consume Jasmin's events from it
 

@@ -67,6 +67,7 @@ def _register() -> None:
         database,
         diameter,
         hotspot,
+        payments,
         plans,
         sessions,
         sms,
@@ -82,7 +83,7 @@ def _register() -> None:
 
     for group in (*subscribers.GROUPS, *charging.GROUPS, *status.GROUPS, *diameter.GROUPS,
                   *hotspot.GROUPS, *sessions.GROUPS, *plans.GROUPS, *tokens.GROUPS,
-                  *sms.GROUPS):
+                  *sms.GROUPS, *payments.GROUPS):
         cli.add_command(group)
 
 

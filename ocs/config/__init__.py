@@ -22,6 +22,7 @@ from pathlib import Path
 from ocs.charging.currencies import MINOR_UNITS
 from ocs.config.gx import GxConfig, parse_gx
 from ocs.config.gy import GyConfig, parse_gy
+from ocs.config.payments import NotifyConfig, PaymentsConfig, PortalConfig, parse_notify, parse_payments, parse_portal
 from ocs.config.radius import RadiusConfig, parse_radius
 from ocs.config.sms import SmsConfig, parse_sms
 from ocs.config.table import ConfigError, Table, is_hostport, is_ip, split_hostport
@@ -149,6 +150,9 @@ class Config:
     gx: GxConfig = field(default_factory=GxConfig)
     radius: RadiusConfig = field(default_factory=RadiusConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
+    payments: PaymentsConfig = field(default_factory=PaymentsConfig)  # issue 17 (ocs/config/payments.py)
+    portal: PortalConfig = field(default_factory=PortalConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     # Both [redis] and [postgres] are in the file: the daemon then runs the ledger writer and housekeeping
     # whatever applications are enabled (an application that needs them opens them with their defaults).
     stores_configured: bool = False
@@ -330,6 +334,9 @@ def parse_config(mapping: Mapping[str, object], base_dir: Path | None = None) ->
         gx=parse_gx(root.table("gx")),
         radius=parse_radius(root.table("radius")),
         sms=parse_sms(root.table("sms")),
+        payments=parse_payments(root.table("payments")),
+        portal=parse_portal(root.table("portal"), base_dir),
+        notify=parse_notify(root.table("notify")),
         stores_configured="redis" in mapping and "postgres" in mapping,
     )
     root.finish()

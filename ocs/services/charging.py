@@ -160,10 +160,12 @@ class ChargingService(Accounts):
         return found
 
     # ---- money
-    async def top_up(self, account: str, amount: int, ref: str, *, now: float | None = None) -> MoneyResult:
-        """Credit airtime; idempotent by `ref` (per account)."""
+    async def top_up(self, account: str, amount: int, ref: str, *, now: float | None = None,
+                     detail: dict[str, Any] | None = None) -> MoneyResult:
+        """Credit airtime; idempotent by `ref` (per account). `detail` goes into the ledger entry (e.g. the
+        mobile-money receipt)."""
         rating.check_amount(amount, allow_zero=False)
-        result = await self._money(account, "topup", amount, ref, now, None)
+        result = await self._money(account, "topup", amount, ref, now, detail)
         if not result.duplicate:  # sessions out of credit are re-authorized by the daemon (RAR, issue 9)
             await notify_reauth(self.store, account)
         return result

@@ -83,10 +83,12 @@ class HotspotService:
 
     async def generate_vouchers(self, charging: ChargingService, package_code: str, count: int, *, length: int,
                                 currency: str, bind_mac: bool = False,
-                                progress: Callable[[int], None] | None = None) -> list[str]:
-        """`count` vouchers of a package, each with an account of its own holding the package."""
+                                progress: Callable[[int], None] | None = None, mac: str = "",
+                                batch: str | None = None) -> list[str]:
+        """`count` vouchers of a package, each with an account of its own holding the package; `mac` binds them
+        to that device (Calling-Station-Id as the router sends it); `batch` names the batch (default: random)."""
         p = await self.package(package_code)
-        batch = "b" + secrets.token_hex(6)
+        batch = batch or "b" + secrets.token_hex(6)
         codes: list[str] = []
         while len(codes) < count:
             code = voucher_code(secrets.token_bytes(2 * length + 8), length)
@@ -101,11 +103,19 @@ class HotspotService:
             # A voucher's password is its code (the login page may send it as both user and password).
             await self.redis.provision(account, "voucher", code, code, time_seconds=p.time_seconds,
                                        data_octets=p.data_octets, rate_limit=p.rate_limit,
-                                       validity_hours=p.validity_hours, devices=p.devices, bind_mac=bind_mac)
+                                       validity_hours=p.validity_hours, devices=p.devices, bind_mac=bind_mac,
+                                       mac=mac)
             codes.append(code)
             if progress is not None:
                 progress(1)
         return codes
+
+    async def vouchers_of_batch(self, batch: str) -> list[tuple[str, str]]:
+        """(code, account) of the vouchers of `batch` (a payment's voucher: batch "pay:<payment id>")."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT code, account_id FROM hotspot_vouchers WHERE batch = $1 ORDER BY code",
+                                    batch)
+        return [(r["code"], r["account_id"]) for r in rows]
 
     async def purchase(self, charging: ChargingService, msisdn: str, package_code: str, pin: str,
                        ref: str) -> dict[str, Any]:

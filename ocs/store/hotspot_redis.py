@@ -55,12 +55,14 @@ class HotspotRedis:
 
     async def provision(self, account: str, kind: str, user: str, password: str, *, time_seconds: int,
                         data_octets: int | None, rate_limit: str, validity_hours: int, devices: int,
-                        bind_mac: bool) -> None:
-        """A fresh allowance for `account`, and `user` -> `account` in the identity index."""
+                        bind_mac: bool, mac: str = "") -> None:
+        """A fresh allowance for `account`, and `user` -> `account` in the identity index; `mac` binds it to a
+        device from the start (bought on the captive portal), else the first device to log in when `bind_mac`."""
         s = self.store
         await s.pipeline.call("HSET", s.key(account, "hs"), "pw", password, "t", time_seconds,
                               "d", -1 if data_octets is None else data_octets, "rate", rate_limit, "exp", 0,
-                              "vh", validity_hours, "dev", devices, "bind", int(bind_mac), "mac", "", "user", user)
+                              "vh", validity_hours, "dev", devices, "bind", int(bind_mac or bool(mac)), "mac", mac,
+                              "user", user)
         await s.pipeline.call("SET", self.identity_key(kind, user), account)
 
     async def login(self, account: str, now: int, mac: str, commit: bool) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 
 from ocs import config as config_module
 from ocs.config import Config, ConfigError, load_config, parse_config, split_hostport
+from ocs.config.payments import MpesaConfig, WebhookProviderConfig
 from ocs.config.radius import RadiusClientConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,15 +77,18 @@ def test_example_documents_every_key():
     text = (ROOT / "conf" / "ocsd.example.toml").read_text()
     sections = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "stores_configured"}  # not a key
     assert set(sections) == {"node", "diameter", "redis", "postgres", "admin", "log", "keys", "auc", "charging",
-                             "gy", "gx", "radius", "sms"}
+                             "gy", "gx", "radius", "sms", "payments", "portal", "notify"}
     classes: list[tuple[str, type]] = [(name, getattr(config_module, str(t))) for name, t in sections.items()]
     classes.append(("diameter.peers", config_module.DiameterPeerConfig))
     classes.append(("radius.clients", RadiusClientConfig))
+    classes.append(("payments.mpesa", MpesaConfig))
+    classes.append(("payments.webhooks", WebhookProviderConfig))
     for name, cls in classes:
-        header = f"[[{name}]]" if name in ("diameter.peers", "radius.clients") else f"[{name}]"
+        arrays = ("diameter.peers", "radius.clients", "payments.webhooks")
+        header = f"[[{name}]]" if name in arrays else f"[{name}]"
         assert header in text
         for f in dataclasses.fields(cls):
-            if f.name in ("peers", "clients"):
+            if f.name in ("peers", "clients", "mpesa", "webhooks"):
                 continue
             assert re.search(rf"^# .*\n(#.*\n)*#? ?{f.name} = ", text, re.M), f"{name}.{f.name} undocumented"
 
