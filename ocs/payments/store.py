@@ -9,6 +9,7 @@ webhook starts at confirmed.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -162,11 +163,18 @@ class PaymentStore:
                                "updated_at = now() WHERE id = $1", payment_id, account, voucher)
 
     async def applied(self, payment_id: str) -> Payment | None:
-        """confirmed -> applied."""
-        async with self.pool.acquire() as conn:
-            return _payment(await conn.fetchrow(
+        """confirmed -> applied, and in the same transaction the `payment.confirmed` event of GET /api/v1/events
+        (SQL `ocsd_emit_event`, migration 016): the event exists exactly when the money was applied, once."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            p = _payment(await conn.fetchrow(
                 "UPDATE payments SET status = 'applied', applied_at = now(), updated_at = now(), last_error = '' "
                 "WHERE id = $1 AND status = 'confirmed' RETURNING *", payment_id))
+            if p is not None:
+                event = {"payment": p.id, "provider": p.provider, "amount": p.amount, "currency": p.currency,
+                         "for": p.purpose if not p.item else f"{p.purpose}:{p.item}", "receipt": p.receipt}
+                await conn.execute("SELECT ocsd_emit_event('payment.confirmed', $1, $2::jsonb)", p.account_id,
+                                   json.dumps(event, separators=(",", ":")))
+            return p
 
     async def apply_failed(self, payment_id: str, error: str) -> None:
         async with self.pool.acquire() as conn:

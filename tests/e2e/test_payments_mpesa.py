@@ -4,11 +4,16 @@ cancelled, mismatched or unknown callback."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
+from typing import Any
 
+import httpx
 import pytest
 
+from tests.e2e.test_admin_api import next_events
 from tests.support.fake_daraja import CONSUMER_KEY, CONSUMER_SECRET, PASSKEY
 from tests.support.payments_daemon import ADMIN, PATH_TOKEN, Pay, ledger, pay
 
@@ -45,6 +50,25 @@ def test_stk_topup_applied_once_with_the_receipt_in_the_ledger_and_a_notificatio
     assert 'ocsd_payments_total{provider="mpesa-stk",status="applied"}' in metrics
     assert 'ocsd_mpesa_requests_total{op="stk_push",status="200"}' in metrics
     assert 'ocsd_payment_hooks_total{hook="mpesa-stk",outcome="queued"}' in metrics
+    # the admin event stream carries the payment, once (emitted in the transaction that marks it applied)
+    events = asyncio.run(payment_events(pay, account))
+    assert [e["data"]["payment"] for e in events] == [p["id"]]
+    assert events[0]["data"]["amount"] == 150 * KES and events[0]["data"]["receipt"] == done["receipt"]
+
+
+async def payment_events(pay: Pay, account: str) -> list[dict[str, Any]]:
+    """Every `payment.confirmed` event of `account` so far (replayed from Last-Event-ID 0, then a second's wait
+    for any other)."""
+    async with httpx.AsyncClient(base_url=pay.base_url, timeout=15) as c:
+        params = {"account": account, "type": "payment.confirmed"}
+        async with c.stream("GET", "/api/v1/events", headers={**ADMIN, "Last-Event-ID": "0"}, params=params) as r:
+            assert r.status_code == 200
+            lines = r.aiter_lines()
+            events = await next_events(lines, 1)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    events += await next_events(lines, 1)
+            return events
 
 
 def test_bundle_bought_with_mpesa(pay: Pay):
