@@ -172,7 +172,7 @@ def routes(service: PaymentService, path_token: str | None,
             if key is None or idem is None:
                 return PaymentOut.model_validate(await push())
             fingerprint = b"POST /api/v1/payments/mpesa/stk " + body.model_dump_json(by_alias=True).encode()
-            return PaymentOut.model_validate(await idem.run(who.name, key, fingerprint, push))
+            return PaymentOut.model_validate_json(await idem.run(who.name, key, fingerprint, push))
 
         @app.get("/api/v1/payments", tags=["payments"])
         async def list_payments(_who: PaymentsReader,

@@ -47,6 +47,7 @@ class Terminated(BaseModel):
     app: str
     peer: str | None
     result: int | str = Field(description="Gy: the ASA's Result-Code; radius: ack, nak or timeout")
+    state: str | None = Field(default=None, description="terminating (Gy: until its CCR-T or the reaper) or closed")
 
 
 def routes(sessions: Sessions) -> Callable[[FastAPI], None]:
@@ -98,7 +99,7 @@ def routes(sessions: Sessions) -> Callable[[FastAPI], None]:
                 terminations.inc((kind, "timeout"))
                 raise ApiError(504, "peer_timeout", str(e)) from e
             terminations.inc((kind, str(r["result"])))
-            return Terminated(id=session_id, app=kind, peer=r["peer"], result=r["result"])
+            return Terminated(id=session_id, app=kind, peer=r["peer"], result=r["result"], state=r.get("state"))
 
     return add
 

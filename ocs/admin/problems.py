@@ -47,7 +47,7 @@ CHARGING_STATUS: dict[str, int] = {
     "insufficient_funds": 409, "unknown_subscriber": 404, "unknown_account": 404, "unknown_bundle": 404,
     "unknown_tariff": 404, "duplicate_reference": 409, "account_exists": 409, "bundle_exists": 409,
     "currency_mismatch": 422, "invalid_amount": 422, "invalid_currency": 422, "invalid_reference": 422,
-    "invalid_recipient": 422, "gift_refunded": 409,
+    "invalid_recipient": 422, "gift_refunded": 409, "invalid_reason": 422,
 }
 
 # Subscriber/store domain errors -> (code, HTTP status).

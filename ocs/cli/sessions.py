@@ -83,7 +83,8 @@ def session_terminate(config_path: str, session_id: str, timeout: float, as_json
     async def body(charging: Any) -> Any:
         try:
             answer = await abort_gy(charging, session_id, timeout)
-            return {"ok": True, "session": session_id, "peer": answer["peer"], "result": answer["result"]}
+            return {"ok": True, "session": session_id, "peer": answer["peer"], "result": answer["result"],
+                    "state": answer["state"]}
         except (TerminateRefused, TimeoutError) as e:
             fail(str(e), as_json=as_json)
 

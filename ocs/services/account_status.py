@@ -32,6 +32,8 @@ MAX_REASON = 200
 class InvalidReason(ChargingError):
     """A block reason that is too long or holds control characters."""
 
+    code = "invalid_reason"
+
 
 def check_reason(reason: str | None) -> str | None:
     if reason is None:

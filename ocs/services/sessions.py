@@ -129,15 +129,16 @@ class Sessions:
         return gx_store(self.config, self.charging.store)
 
     async def terminate(self, session_id: str, app: str, timeout: float) -> dict[str, Any]:
-        """End a live session: {"app", "peer", "result"} — the ASA's Result-Code (Gy), or the router's answer
-        (RADIUS: "ack", "nak", "timeout"). TerminateRefused when it cannot be asked."""
+        """End a live session: {"app", "peer", "result", "state"} — the ASA's Result-Code (Gy) and what became of
+        the session ("terminating" until its CCR-T or the reaper, "closed"), or the router's answer (RADIUS:
+        "ack", "nak", "timeout"; state "closed" on ack). TerminateRefused when it cannot be asked."""
         if app == "radius":
             if self.enforcer is None:
                 raise TerminateRefused("RADIUS is not enabled in this daemon")
             outcome = await self.enforcer.disconnect(session_id, "admin-api")
             if outcome is None:
                 raise TerminateRefused(f"no live hotspot session {session_id!r}")
-            return {"app": app, "peer": None, "result": outcome}
+            return {"app": app, "peer": None, "result": outcome, "state": "closed" if outcome == "ack" else None}
         if app == "gx":
             raise TerminateRefused("a Gx session is ended by the PCEF (CCR-T, TS 29.212 §4.5.1): end its Gy "
                                    "session or block the account instead")
@@ -158,7 +159,7 @@ async def abort_gy(charging: ChargingService, session_id: str, timeout: float) -
     answer = json.loads(found[1])
     if not answer.get("ok"):
         raise TerminateRefused(str(answer.get("error", "refused")))
-    return {"app": "gy", "peer": answer.get("peer"), "result": answer.get("result")}
+    return {"app": "gy", "peer": answer.get("peer"), "result": answer.get("result"), "state": answer.get("state")}
 
 
 __all__ = ["APPS", "Sessions", "TerminateRefused", "abort_gy", "gx_sessions", "gy_sessions"]

@@ -35,7 +35,7 @@ def test_list_and_terminate_a_gy_session_over_http(ocs: Ocs, pgw: Pgw):
         before = len(pgw.received)
         r = http.post(f"/api/v1/sessions/{s}/terminate")
         assert r.status_code == 200, r.text
-        assert r.json() == {"id": s, "app": "gy", "peer": "pgw.test", "result": 2001}
+        assert r.json() == {"id": s, "app": "gy", "peer": "pgw.test", "result": 2001, "state": "terminating"}
         asrs = [m for m in pgw.received[before:] if m.header.command_code == 274]
         assert [m.session_id for m in asrs] == [s]
         assert pgw.send(pgw.ccr(s, TERMINATION, 1, mscc=[mscc(RG_DATA, requested=False, used=10)])).result_code == 2001
