@@ -25,6 +25,7 @@ from ocs.apps.s6a_data import (
     subscription_data,
     tbcd,
 )
+from ocs.apps.s6a_vectors import AuthInfoWriter
 from ocs.diameter.answers import error_answer
 from ocs.diameter.avp import Avp, constant
 from ocs.diameter.capabilities import Application
@@ -264,6 +265,7 @@ class S6a:
         self.vector_latency = vector_latency
         self.d = _d(dictionary)
         self._frame = frame(me, self.d)
+        self._auth_info = AuthInfoWriter(self.d)  # authentication_info's octets, written without the builder
         self._commands = {self.d.command_named(n, APP_S6A).code: label for n, label in _COMMANDS.items()}
         self._sessions = itertools.count(1)
 
@@ -300,7 +302,7 @@ class S6a:
         if self.vector_latency is not None:
             self.vector_latency(time.perf_counter() - started)
         self.outcome("AIR", "resync" if r.resync_info is not None else "success")
-        return self._answer(req, [authentication_info(v, self.d)])
+        return self._answer(req, [self._auth_info(v)])
 
     async def ulr(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.1.1.3 detailed behaviour of the HSS for Update Location."""
