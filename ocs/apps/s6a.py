@@ -220,8 +220,8 @@ def make_clr(me: Identity, host: str, realm: str, imsi: str, session_id: str,
 # --- the application -----------------------------------------------------------------------------------------
 
 class Auc(Protocol):
-    async def vectors(self, imsi: str, serving_network: bytes, eutran: int = 1, utran: int = 0, geran: int = 0,
-                      resync_info: bytes | None = None) -> VectorsLike: ...
+    def vectors(self, imsi: str, serving_network: bytes, eutran: int = 1, utran: int = 0, geran: int = 0,
+                resync_info: bytes | None = None) -> Awaitable[VectorsLike]: ...
 
 
 class Registrations(Protocol):
