@@ -15,7 +15,7 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ocs.apps.dispatch import Context, Handler
 from ocs.apps.s6a_data import (
@@ -98,8 +98,7 @@ def plmn_digits(plmn: bytes) -> str:
     return mcc + mnc
 
 
-@dataclass(frozen=True, slots=True)
-class AuthRequest:
+class AuthRequest(NamedTuple):  # one per AIR: a named tuple costs half a frozen dataclass (issue 15)
     imsi: str
     plmn: bytes
     eutran: int  # vectors asked for, capped
@@ -116,7 +115,10 @@ def _requested(group: Any, cap: int) -> tuple[int, bytes | None]:
 
 def parse_air(req: Message, max_vectors: int = MAX_VECTORS, dictionary: Dictionary | None = None) -> AuthRequest:
     """TS 29.272 §7.2.5; §5.2.3.1.3: vectors of each kind only when that kind is requested."""
-    r = _d(dictionary).read(req)
+    return _air(_d(dictionary).read(req), max_vectors)
+
+
+def _air(r: Any, max_vectors: int) -> AuthRequest:
     eutran, resync_e = _requested(r.get("Requested-EUTRAN-Authentication-Info"), max_vectors)
     utran, resync_u = _requested(r.get("Requested-UTRAN-GERAN-Authentication-Info"), max_vectors)
     resync = resync_u if resync_u is not None else resync_e
@@ -173,7 +175,11 @@ def answer(req: Message, f: Frame | Identity, result: Sequence[Avp] | None = Non
     """An S6a answer: Session-Id, Vendor-Specific-Application-Id, the result (success unless given),
     Auth-Session-State, Origin-*, then `body`."""
     f = f if isinstance(f, Frame) else frame(f, dictionary)
-    session = _d(dictionary).read(req).avp("Session-Id")
+    return _answer(req, f, _d(dictionary).read(req).avp("Session-Id"), result, body)
+
+
+def _answer(req: Message, f: Frame, session: Avp | None, result: Sequence[Avp] | None,
+            body: Iterable[Avp]) -> Message:
     head = [f.vsai] if session is None else [session, f.vsai]
     return req.answer([*head, *(result if result is not None else (f.success,)), *f.tail, *body])
 
@@ -291,7 +297,8 @@ class S6a:
 
     async def air(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.3.1.3 detailed behaviour of the HSS for Authentication Information."""
-        r = parse_air(req, self.max_vectors, self.d)
+        read = self.d.read(req)  # one Group for the request and the answer's Session-Id
+        r = _air(read, self.max_vectors)
         if self._roaming_refused(r.plmn):
             raise RoamingNotAllowed(plmn_digits(r.plmn))
         eutran = r.eutran if r.eutran or r.utran else 1
@@ -302,7 +309,7 @@ class S6a:
         if self.vector_latency is not None:
             self.vector_latency(time.perf_counter() - started)
         self.outcome("AIR", "resync" if r.resync_info is not None else "success")
-        return self._answer(req, [self._auth_info(v)])
+        return _answer(req, self._frame, read.avp("Session-Id"), None, (self._auth_info(v),))
 
     async def ulr(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.1.1.3 detailed behaviour of the HSS for Update Location."""
