@@ -242,9 +242,27 @@ class Milenage:
         return out[0:8], out[24:32], out[32:48], out[48:64], out[16:22]
 
     def vector(self, rand: bytes, sqn: bytes, amf: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes]:
-        """(MAC-A, RES, CK, IK, AK) for an authentication vector, in two AES calls (the HSS hot path)."""
-        blocks = self._vector_blocks(self._temp(rand), self._in1(sqn, amf))
-        return self._split_vector(self._encrypt(blocks))
+        """(MAC-A, RES, CK, IK, AK) for an authentication vector, in two AES calls (the HSS hot path, once per
+        AIR: `_temp`, `_in1`, `_vector_blocks` and `_split_vector` written out in one body, same arithmetic)."""
+        if len(rand) != RAND_LEN or len(sqn) != SQN_LEN or len(amf) != AMF_LEN:
+            _need("RAND", rand, RAND_LEN)
+            _need("SQN", sqn, SQN_LEN)
+            _need("AMF", amf, AMF_LEN)
+        o = self._opc
+        encrypt = self._encrypt
+        temp = int.from_bytes(encrypt((int.from_bytes(rand) ^ o).to_bytes(16)))  # TEMP = E_K(RAND xor OPc)
+        half = (int.from_bytes(sqn) << 16) | int.from_bytes(amf)
+        x = ((half << 64) | half) ^ o  # IN1 xor OPc; rot by r1 = 64 swaps the halves
+        t = temp ^ o  # r2 = 0: OUT2's input is TEMP xor OPc xor c2
+        blocks = (
+            ((temp ^ (((x << R1) | (x >> (128 - R1))) & _MASK128) ^ C1) << 384)
+            | ((t ^ C2) << 256)
+            | (((((t << R3) | (t >> (128 - R3))) & _MASK128) ^ C3) << 128)
+            | ((((t << R4) | (t >> (128 - R4))) & _MASK128) ^ C4)
+        ).to_bytes(64)
+        out = (int.from_bytes(encrypt(blocks)) ^ self._opc4).to_bytes(64)
+        # OUT1 = out[0:16], OUT2 = out[16:32], OUT3 = out[32:48], OUT4 = out[48:64]
+        return out[0:8], out[24:32], out[32:48], out[48:64], out[16:22]
 
     def vectors(
         self, rands: Sequence[bytes], sqns: Sequence[bytes], amf: bytes
