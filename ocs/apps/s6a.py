@@ -271,6 +271,7 @@ class S6a:
         self.vector_latency = vector_latency
         self.d = _d(dictionary)
         self._frame = frame(me, self.d)
+        self._plmn_refused: dict[bytes, bool] = {}  # Visited-PLMN-Id -> refused (a bounded cache)
         self._auth_info = AuthInfoWriter(self.d)  # authentication_info's octets, written without the builder
         self._commands = {self.d.command_named(n, APP_S6A).code: label for n, label in _COMMANDS.items()}
         self._sessions = itertools.count(1)
@@ -290,7 +291,14 @@ class S6a:
 
     def _roaming_refused(self, plmn: bytes) -> bool:
         """TS 29.272 §5.2.1.1.3 / §5.2.3.1.3: a PLMN outside the home and roaming lists is refused."""
-        return bool(self.allowed_plmns) and plmn_digits(plmn) not in self.allowed_plmns
+        if not self.allowed_plmns:
+            return False
+        refused = self._plmn_refused.get(plmn)
+        if refused is None:  # a handful of PLMNs in practice: the digits are formatted once per PLMN
+            if len(self._plmn_refused) >= 1024:
+                self._plmn_refused.clear()
+            refused = self._plmn_refused[plmn] = plmn_digits(plmn) not in self.allowed_plmns
+        return refused
 
     def _answer(self, req: Message, body: Iterable[Avp] = ()) -> Message:
         return answer(req, self._frame, None, body, self.d)

@@ -120,13 +120,22 @@ class Requests:
         """The request's Origin-Host (lower-case octets) once it is the peer's own, unless the peer is a relay.
         DiameterIdentity is an FQDN (RFC 6733 §4.3.1): ASCII, compared without case, here as octets."""
         host, realm = peer.identity
-        found = msg.find(ORIGIN_HOST)
+        found = claimed = None
+        for a in msg.avps:  # both in one pass (base AVPs: vendor 0)
+            code = a[0]
+            if code == ORIGIN_HOST and found is None and not a[2]:
+                found = a
+                if claimed is not None:
+                    break
+            elif code == ORIGIN_REALM and claimed is None and not a[2]:
+                claimed = a
+                if found is not None:
+                    break
         origin = found.data.lower() if found is not None else host  # missing: 5005 later
         if peer.config.relay:  # a DRA forwards for others (RFC 6733 §6.1.8): its requests name them
             return origin
         if origin != host:  # RFC 6733 §6.1, §7.1.3: not the peer its CER proved
             raise DiameterError(DIAMETER_UNKNOWN_PEER, "Origin-Host is not the peer's", found)
-        claimed = msg.find(ORIGIN_REALM)
         if claimed is not None and claimed.data.lower() != realm:  # RFC 6733 §6.1, §7.1.3
             raise DiameterError(DIAMETER_REALM_NOT_SERVED, "Origin-Realm is not the peer's", claimed)
         return origin
