@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hmac
+from hashlib import sha256
 
 __all__ = [
     "FC_KASME",
@@ -29,6 +30,18 @@ PLMN_ID_LEN = 3
 
 _L_SN_ID = b"\x00\x03"  # L0: length of the serving network id
 _L_SQN_AK = b"\x00\x06"  # L1: length of SQN xor AK
+
+# RFC 2104 §2 HMAC pads: the key (at most the 64-octet block of SHA-256) xor ipad / opad, as translate tables
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+_ZEROS32 = bytes(32)
+
+
+def _hmac_sha256_k32(key: bytes, msg: bytes) -> bytes:
+    """HMAC-SHA-256 (RFC 2104) of a 32-octet key (CK || IK), with two SHA-256 calls: hmac.digest goes through
+    OpenSSL 3's EVP_Q_mac, whose per-call algorithm fetch cost 3% of the daemon's instructions per AIR."""
+    k = key + _ZEROS32  # zero-padded to the block size (RFC 2104 §2 step 1)
+    return sha256(k.translate(_OPAD) + sha256(k.translate(_IPAD) + msg).digest()).digest()
 
 
 def kdf(key: bytes, fc: int, *params: bytes) -> bytes:
@@ -56,7 +69,7 @@ def kasme(ck: bytes, ik: bytes, serving_network_id: bytes, sqn_xor_ak: bytes) ->
         raise ValueError(f"SQN xor AK must be 6 bytes, got {len(sqn_xor_ak)}")
     # S = FC || P0 || L0 || P1 || L1, built inline: this runs once per E-UTRAN vector.
     s = b"\x10" + serving_network_id + _L_SN_ID + sqn_xor_ak + _L_SQN_AK
-    return hmac.digest(ck + ik, s, "sha256")
+    return _hmac_sha256_k32(ck + ik, s)
 
 
 def plmn_id(mcc: str, mnc: str) -> bytes:

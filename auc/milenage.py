@@ -9,13 +9,20 @@ Values are handled as 128-bit integers between the two AES calls a full computat
 one ECB call over the concatenated inputs of OUT1..OUT5 (each block is independent in ECB, so this equals five
 separate encryptions and is much cheaper in Python).
 
+The AES calls go to pycryptodome's C ECB function directly, with an output buffer kept per length
+(`_EcbEncrypt`): its Python `encrypt` wrapper (argument checks, a ctypes buffer and pointer wrappers per call)
+cost five times the AES work itself at the sizes used here (16-80 bytes). If that internal interface is
+missing (another pycryptodome), the public `encrypt` is used.
+
 Nothing here logs or formats key material.
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from Crypto.Cipher import AES
 
@@ -64,6 +71,42 @@ def _repeat(block: int, times: int) -> int:
     return out
 
 
+class _EcbEncrypt:
+    """AES-128-ECB encryption of whole blocks for one key, calling pycryptodome's `ECB_encrypt` itself (module
+    docstring). Holds the cipher object, whose key schedule the C state belongs to. Not for use from several
+    threads at once (the output buffers are shared); the daemon calls it from its one event-loop thread."""
+
+    __slots__ = ("_cipher", "_state", "_fn", "_buffers")
+
+    def __init__(self, cipher: Any, fn: Any) -> None:
+        self._cipher = cipher
+        self._state = cipher._state.get()
+        self._fn = fn
+        self._buffers: dict[int, tuple[Any, ctypes.c_size_t]] = {}
+
+    def __call__(self, data: bytes) -> bytes:
+        n = len(data)
+        entry = self._buffers.get(n)
+        if entry is None:
+            if n % 16:
+                raise ValueError("Data must be aligned to block boundary in ECB mode")
+            entry = self._buffers[n] = (ctypes.create_string_buffer(n), ctypes.c_size_t(n))
+        out, size = entry
+        if self._fn(self._state, data, out, size):
+            raise ValueError("ECB encryption failed")
+        return out.raw
+
+
+def _ecb_encrypt(k: bytes) -> Callable[[bytes], bytes]:
+    cipher = AES.new(k, AES.MODE_ECB)
+    try:
+        from Crypto.Cipher._mode_ecb import raw_ecb_lib  # type: ignore[attr-defined]
+
+        return _EcbEncrypt(cipher, raw_ecb_lib.ECB_encrypt)
+    except (ImportError, AttributeError):  # another pycryptodome layout: the public (slower) call
+        return cipher.encrypt  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True, slots=True)
 class MilenageOutput:
     """Everything one RAND/SQN/AMF gives (TS 35.206 §4.1): f1 MAC-A, f1* MAC-S, f2 RES, f3 CK, f4 IK, f5 AK, f5* AK*.
@@ -96,7 +139,7 @@ class Milenage:
         """Prepare f1..f5* for subscriber key `k` and operator constant `opc` (both 16 bytes)."""
         _need("K", k, KEY_LEN)
         _need("OPc", opc, KEY_LEN)
-        self._encrypt: Callable[[bytes], bytes] = AES.new(k, AES.MODE_ECB).encrypt
+        self._encrypt: Callable[[bytes], bytes] = _ecb_encrypt(k)
         o = int.from_bytes(opc)
         self._opc = o
         self._opc3 = _repeat(o, 3)
@@ -199,9 +242,27 @@ class Milenage:
         return out[0:8], out[24:32], out[32:48], out[48:64], out[16:22]
 
     def vector(self, rand: bytes, sqn: bytes, amf: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes]:
-        """(MAC-A, RES, CK, IK, AK) for an authentication vector, in two AES calls (the HSS hot path)."""
-        blocks = self._vector_blocks(self._temp(rand), self._in1(sqn, amf))
-        return self._split_vector(self._encrypt(blocks))
+        """(MAC-A, RES, CK, IK, AK) for an authentication vector, in two AES calls (the HSS hot path, once per
+        AIR: `_temp`, `_in1`, `_vector_blocks` and `_split_vector` written out in one body, same arithmetic)."""
+        if len(rand) != RAND_LEN or len(sqn) != SQN_LEN or len(amf) != AMF_LEN:
+            _need("RAND", rand, RAND_LEN)
+            _need("SQN", sqn, SQN_LEN)
+            _need("AMF", amf, AMF_LEN)
+        o = self._opc
+        encrypt = self._encrypt
+        temp = int.from_bytes(encrypt((int.from_bytes(rand) ^ o).to_bytes(16)))  # TEMP = E_K(RAND xor OPc)
+        half = (int.from_bytes(sqn) << 16) | int.from_bytes(amf)
+        x = ((half << 64) | half) ^ o  # IN1 xor OPc; rot by r1 = 64 swaps the halves
+        t = temp ^ o  # r2 = 0: OUT2's input is TEMP xor OPc xor c2
+        blocks = (
+            ((temp ^ (((x << R1) | (x >> (128 - R1))) & _MASK128) ^ C1) << 384)
+            | ((t ^ C2) << 256)
+            | (((((t << R3) | (t >> (128 - R3))) & _MASK128) ^ C3) << 128)
+            | ((((t << R4) | (t >> (128 - R4))) & _MASK128) ^ C4)
+        ).to_bytes(64)
+        out = (int.from_bytes(encrypt(blocks)) ^ self._opc4).to_bytes(64)
+        # OUT1 = out[0:16], OUT2 = out[16:32], OUT3 = out[32:48], OUT4 = out[48:64]
+        return out[0:8], out[24:32], out[32:48], out[48:64], out[16:22]
 
     def vectors(
         self, rands: Sequence[bytes], sqns: Sequence[bytes], amf: bytes
@@ -212,6 +273,8 @@ class Milenage:
             raise ValueError(f"need one RAND per SQN, got {len(rands)} RANDs and {len(sqns)} SQNs")
         if not rands:
             return []
+        if len(rands) == 1:  # the common AIR: one vector, no joins
+            return [self.vector(rands[0], sqns[0], amf)]
         o = self._opc
         for rand in rands:
             _need("RAND", rand, RAND_LEN)

@@ -122,6 +122,9 @@ def generate_eutran_vectors(
         raise ValueError(f"need one RAND per SQN, got {len(sqns)} SQNs and {len(rands)} RANDs")
     if len(serving_network_id) != 3:
         raise ValueError(f"serving network id must be 3 bytes (PLMN id), got {len(serving_network_id)}")
+    if len(sqns) == 1:  # the usual AIR: one vector, no lists
+        sqn_b = _sqn6(sqns[0])
+        return [_eutran_from(sqn_b, amf, rands[0], serving_network_id, _milenage(k, opc).vector(rands[0], sqn_b, amf))]
     sqn_bs = [_sqn6(s) for s in sqns]
     outs = _milenage(k, opc).vectors(rands, sqn_bs, amf)
     return [

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ocs.apps.errors import RADIUS, SILENT_DROP, result_for
 from ocs.charging.errors import ChargingError
@@ -31,11 +31,11 @@ from radius.packets import ACCESS_REJECT, ACCESS_REQUEST, CODE_NAMES, RadiusRepl
 Send = Callable[[str, Message], Awaitable[Message]]
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):
     """Who sent a request: the peer's CER Origin-Host and Origin-Realm and its connection; and a way to send
     that peer (or another open peer, `to=`) a request of ours (CLR now; RAR, ASR later) and await the answer.
-    `request` raises ConnectionError when the peer is not open, TimeoutError when it does not answer."""
+    `request` raises ConnectionError when the peer is not open, TimeoutError when it does not answer.
+    A named tuple (immutable): one is made per request, at half the cost of a frozen dataclass (issue 15)."""
 
     peer: str
     realm: str
@@ -140,6 +140,15 @@ class Dispatch:
     async def _finish(self, route: Route, request: Message, pending: Awaitable[Message]) -> Message:
         try:
             return await pending
+        except Exception as e:
+            return self.refusal(route, request, e)
+
+    def start(self, route: Route, request: Message, ctx: Context) -> Answer:
+        """`dispatch` for a caller that awaits the handler's awaitable itself (the transport, in the task it makes
+        anyway: one coroutine frame less per request): the answer now (a plain handler, or a refusal), or the
+        handler's own awaitable, whose error the caller turns into an answer with `refusal`."""
+        try:
+            return route.handler(request, ctx)
         except Exception as e:
             return self.refusal(route, request, e)
 

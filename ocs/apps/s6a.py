@@ -15,7 +15,7 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ocs.apps.dispatch import Context, Handler
 from ocs.apps.s6a_data import (
@@ -25,6 +25,7 @@ from ocs.apps.s6a_data import (
     subscription_data,
     tbcd,
 )
+from ocs.apps.s6a_vectors import AuthInfoWriter
 from ocs.diameter.answers import error_answer
 from ocs.diameter.avp import Avp, constant
 from ocs.diameter.capabilities import Application
@@ -97,8 +98,7 @@ def plmn_digits(plmn: bytes) -> str:
     return mcc + mnc
 
 
-@dataclass(frozen=True, slots=True)
-class AuthRequest:
+class AuthRequest(NamedTuple):  # one per AIR: a named tuple costs half a frozen dataclass (issue 15)
     imsi: str
     plmn: bytes
     eutran: int  # vectors asked for, capped
@@ -115,7 +115,10 @@ def _requested(group: Any, cap: int) -> tuple[int, bytes | None]:
 
 def parse_air(req: Message, max_vectors: int = MAX_VECTORS, dictionary: Dictionary | None = None) -> AuthRequest:
     """TS 29.272 §7.2.5; §5.2.3.1.3: vectors of each kind only when that kind is requested."""
-    r = _d(dictionary).read(req)
+    return _air(_d(dictionary).read(req), max_vectors)
+
+
+def _air(r: Any, max_vectors: int) -> AuthRequest:
     eutran, resync_e = _requested(r.get("Requested-EUTRAN-Authentication-Info"), max_vectors)
     utran, resync_u = _requested(r.get("Requested-UTRAN-GERAN-Authentication-Info"), max_vectors)
     resync = resync_u if resync_u is not None else resync_e
@@ -172,7 +175,11 @@ def answer(req: Message, f: Frame | Identity, result: Sequence[Avp] | None = Non
     """An S6a answer: Session-Id, Vendor-Specific-Application-Id, the result (success unless given),
     Auth-Session-State, Origin-*, then `body`."""
     f = f if isinstance(f, Frame) else frame(f, dictionary)
-    session = _d(dictionary).read(req).avp("Session-Id")
+    return _answer(req, f, _d(dictionary).read(req).avp("Session-Id"), result, body)
+
+
+def _answer(req: Message, f: Frame, session: Avp | None, result: Sequence[Avp] | None,
+            body: Iterable[Avp]) -> Message:
     head = [f.vsai] if session is None else [session, f.vsai]
     return req.answer([*head, *(result if result is not None else (f.success,)), *f.tail, *body])
 
@@ -219,8 +226,8 @@ def make_clr(me: Identity, host: str, realm: str, imsi: str, session_id: str,
 # --- the application -----------------------------------------------------------------------------------------
 
 class Auc(Protocol):
-    async def vectors(self, imsi: str, serving_network: bytes, eutran: int = 1, utran: int = 0, geran: int = 0,
-                      resync_info: bytes | None = None) -> VectorsLike: ...
+    def vectors(self, imsi: str, serving_network: bytes, eutran: int = 1, utran: int = 0, geran: int = 0,
+                resync_info: bytes | None = None) -> Awaitable[VectorsLike]: ...
 
 
 class Registrations(Protocol):
@@ -264,6 +271,8 @@ class S6a:
         self.vector_latency = vector_latency
         self.d = _d(dictionary)
         self._frame = frame(me, self.d)
+        self._plmn_refused: dict[bytes, bool] = {}  # Visited-PLMN-Id -> refused (a bounded cache)
+        self._auth_info = AuthInfoWriter(self.d)  # authentication_info's octets, written without the builder
         self._commands = {self.d.command_named(n, APP_S6A).code: label for n, label in _COMMANDS.items()}
         self._sessions = itertools.count(1)
 
@@ -282,14 +291,22 @@ class S6a:
 
     def _roaming_refused(self, plmn: bytes) -> bool:
         """TS 29.272 §5.2.1.1.3 / §5.2.3.1.3: a PLMN outside the home and roaming lists is refused."""
-        return bool(self.allowed_plmns) and plmn_digits(plmn) not in self.allowed_plmns
+        if not self.allowed_plmns:
+            return False
+        refused = self._plmn_refused.get(plmn)
+        if refused is None:  # a handful of PLMNs in practice: the digits are formatted once per PLMN
+            if len(self._plmn_refused) >= 1024:
+                self._plmn_refused.clear()
+            refused = self._plmn_refused[plmn] = plmn_digits(plmn) not in self.allowed_plmns
+        return refused
 
     def _answer(self, req: Message, body: Iterable[Avp] = ()) -> Message:
         return answer(req, self._frame, None, body, self.d)
 
     async def air(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.3.1.3 detailed behaviour of the HSS for Authentication Information."""
-        r = parse_air(req, self.max_vectors, self.d)
+        read = self.d.read(req)  # one Group for the request and the answer's Session-Id
+        r = _air(read, self.max_vectors)
         if self._roaming_refused(r.plmn):
             raise RoamingNotAllowed(plmn_digits(r.plmn))
         eutran = r.eutran if r.eutran or r.utran else 1
@@ -300,7 +317,7 @@ class S6a:
         if self.vector_latency is not None:
             self.vector_latency(time.perf_counter() - started)
         self.outcome("AIR", "resync" if r.resync_info is not None else "success")
-        return self._answer(req, [authentication_info(v, self.d)])
+        return _answer(req, self._frame, read.avp("Session-Id"), None, (self._auth_info(v),))
 
     async def ulr(self, req: Message, ctx: Context | None = None) -> Message:
         """TS 29.272 §5.2.1.1.3 detailed behaviour of the HSS for Update Location."""

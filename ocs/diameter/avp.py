@@ -50,11 +50,11 @@ class Avp(NamedTuple):
 
     # --- wire ---------------------------------------------------------------------------------------------
     def encode(self) -> bytes:
-        data = self.data
-        if self.vendor_id or self.flags & AVP_VENDOR:
-            head = _HDR_V.pack(self.code, ((self.flags | AVP_VENDOR) << 24) | (12 + len(data)), self.vendor_id)
+        code, flags, vendor_id, data = self  # one unpack, not four property lookups
+        if vendor_id or flags & AVP_VENDOR:
+            head = _HDR_V.pack(code, ((flags | AVP_VENDOR) << 24) | (12 + len(data)), vendor_id)
         else:
-            head = _HDR.pack(self.code, (self.flags << 24) | (8 + len(data)))
+            head = _HDR.pack(code, (flags << 24) | (8 + len(data)))
         return head + data + _PAD[len(data) & 3]
 
     @property
@@ -203,7 +203,37 @@ def grouped(code: int, members: Iterable[Avp], vendor_id: int = 0, mandatory: bo
 # --- sequences ---------------------------------------------------------------------------------------------
 
 def encode_avps(avps: Iterable[Avp]) -> bytes:
-    return b"".join([a.encode() for a in avps])
+    parts: list[bytes] = []
+    write_avps(parts, avps)
+    return b"".join(parts)
+
+
+def write_avps(parts: list[bytes], avps: Iterable[Avp]) -> int:
+    """Append the wire form of `avps` to `parts` (header, payload and padding as separate pieces, joined once by
+    the caller: no per-AVP concatenation); returns the octets appended. A plain Avp is written inline; others
+    (ConstantAvp: kept bytes) by their own `encode`."""
+    append = parts.append
+    hdr, hdr_v, pad = _HDR.pack, _HDR_V.pack, _PAD
+    total = 0
+    for a in avps:
+        if type(a) is not Avp:
+            wire = a.encode()
+            append(wire)
+            total += len(wire)
+            continue
+        code, flags, vendor_id, data = a
+        n = len(data)
+        if vendor_id or flags & AVP_VENDOR:
+            append(hdr_v(code, ((flags | AVP_VENDOR) << 24) | (12 + n), vendor_id))
+            total += 12
+        else:
+            append(hdr(code, (flags << 24) | (8 + n)))
+            total += 8
+        append(data)
+        if n & 3:
+            append(pad[n & 3])
+        total += (n + 3) & ~3
+    return total
 
 
 def decode_avps(buf: bytes, start: int, end: int) -> list[Avp]:

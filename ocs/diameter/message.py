@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 
-from ocs.diameter.avp import Avp, decode_avps, find, find_all
+from ocs.diameter.avp import Avp, decode_avps, find, find_all, write_avps
 from ocs.diameter.codes import (
     DIAMETER_INVALID_HDR_BITS,
     DIAMETER_INVALID_MESSAGE_LENGTH,
@@ -134,9 +134,7 @@ class Message:
                 self.hop_by_hop, self.end_to_end,
             ) + raw[HEADER_LENGTH:]
         parts = [b""]
-        for a in self.avps:
-            parts.append(a.encode())
-        length = HEADER_LENGTH + sum(map(len, parts))
+        length = HEADER_LENGTH + write_avps(parts, self.avps)
         parts[0] = _HEADER.pack(
             (1 << 24) | length,
             (self.flags << 24) | self.command_code,

@@ -42,6 +42,10 @@ class State(enum.Enum):
     I_OPEN = "I-Open"
     CLOSING = "Closing"
 
+    # members are singletons compared by identity: hash them by identity in C, not by Enum.__hash__ in Python
+    # (the transition table is looked up with a (State, Event) key per message received, issue 15)
+    __hash__ = object.__hash__
+
 
 class Event(enum.Enum):
     START = "Start"                    # the node wants this peer up (outbound peers only)
@@ -66,6 +70,8 @@ class Event(enum.Enum):
     R_RCV_DPR = "R-Rcv-DPR"
     I_RCV_DPA = "I-Rcv-DPA"
     R_RCV_DPA = "R-Rcv-DPA"
+
+    __hash__ = object.__hash__  # as State's
 
 
 class Act(enum.Enum):

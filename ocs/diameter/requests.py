@@ -37,7 +37,7 @@ from ocs.diameter.errors import DiameterError
 from ocs.diameter.message import Message
 from ocs.diameter.peer import State
 from ocs.diameter.peers import Connection, PeerEntry
-from ocs.diameter.validate import check_request
+from ocs.diameter.validate import Pass, check_request, one_pass, passes
 
 
 class Requests:
@@ -53,6 +53,7 @@ class Requests:
         self._in_flight: dict[int, tuple[Connection, Key]] = {}  # token -> (connection, duplicate key)
         self._next_token = 1
         self._required: dict[tuple[int, int], tuple[tuple[int, int, str], ...]] = {}
+        self._passes: dict[tuple[int, int], Pass] = {}  # (application, command) -> its one-pass table
         self.share = settings.in_flight_limit
 
     @property
@@ -119,13 +120,22 @@ class Requests:
         """The request's Origin-Host (lower-case octets) once it is the peer's own, unless the peer is a relay.
         DiameterIdentity is an FQDN (RFC 6733 §4.3.1): ASCII, compared without case, here as octets."""
         host, realm = peer.identity
-        found = msg.find(ORIGIN_HOST)
+        found = claimed = None
+        for a in msg.avps:  # both in one pass (base AVPs: vendor 0)
+            code = a[0]
+            if code == ORIGIN_HOST and found is None and not a[2]:
+                found = a
+                if claimed is not None:
+                    break
+            elif code == ORIGIN_REALM and claimed is None and not a[2]:
+                claimed = a
+                if found is not None:
+                    break
         origin = found.data.lower() if found is not None else host  # missing: 5005 later
         if peer.config.relay:  # a DRA forwards for others (RFC 6733 §6.1.8): its requests name them
             return origin
         if origin != host:  # RFC 6733 §6.1, §7.1.3: not the peer its CER proved
             raise DiameterError(DIAMETER_UNKNOWN_PEER, "Origin-Host is not the peer's", found)
-        claimed = msg.find(ORIGIN_REALM)
         if claimed is not None and claimed.data.lower() != realm:  # RFC 6733 §6.1, §7.1.3
             raise DiameterError(DIAMETER_REALM_NOT_SERVED, "Origin-Realm is not the peer's", claimed)
         return origin
@@ -139,9 +149,18 @@ class Requests:
             raise DiameterError(DIAMETER_TOO_BUSY, "in-flight limit reached")
         if (msg.application_id, msg.command_code) not in self._handled:
             raise DiameterError(DIAMETER_COMMAND_UNSUPPORTED, f"command {msg.command_code}")
-        # no set of the AVPs present is built per request (issue 15): the required ones come first in practice
-        known = self._known_avps
+        # issue 15: one pass over the AVPs checks every rule below; only a request that breaks one (or an
+        # unusual one) goes through them one by one, which raise the right answer
+        key = (msg.application_id, msg.command_code)
+        table = self._passes.get(key)
+        if table is None:
+            table = self._passes[key] = one_pass(
+                self.dictionary, key[0], key[1], self._known_avps,
+                tuple((c, v) for c, v, _ in self._required_for(key[0], key[1])))
         avps = msg.avps
+        if passes(table, avps, AVP_MANDATORY):
+            return
+        known = self._known_avps
         for a in avps:  # RFC 6733 §7.1.5: an unknown AVP with the M bit set is refused
             if a[1] & AVP_MANDATORY and (a[0], a[2]) not in known:
                 raise DiameterError(DIAMETER_AVP_UNSUPPORTED, f"AVP {a.code} vendor {a.vendor_id}", a)

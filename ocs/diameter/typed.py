@@ -310,4 +310,9 @@ def _grouped(dictionary: Dictionary, s: Spec, value: Any) -> bytes:
     return b"".join(parts)
 
 
-__all__ = ["Group", "Spec", "Values", "build", "spec"]
+def with_payload(s: Spec, data: bytes) -> Avp:
+    """The AVP of `s` around a payload written elsewhere (a Grouped value joined from member octets)."""
+    return Avp(s.code, s.flags, s.vendor_id, data)
+
+
+__all__ = ["Group", "Spec", "Values", "build", "spec", "with_payload"]

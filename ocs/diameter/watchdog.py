@@ -44,13 +44,19 @@ class Watchdog:
     pending: bool = False
     deadline: float = 0.0
     last_received: float | None = None  # when the peer last proved alive (any message), for `ocsd status`
+    _tw: float | None = None  # Tw with its jitter, drawn again after each expiry
 
     def start(self, now: float) -> None:
         self._set(now)
 
     def _set(self, now: float) -> None:
-        # RFC 3539 §3.4.1 SetWatchdog(): Tw = Twinit + random jitter in [-2, 2] seconds
-        self.deadline = now + self.tw_init + self.rng.uniform(-2.0, 2.0)
+        # RFC 3539 §3.4.1 SetWatchdog(): Tw = Twinit + random jitter in [-2, 2] seconds. The jitter is drawn
+        # once per timer that runs out (expire), not per message received (issue 15): a reset per request
+        # moves the deadline by the same Tw until the peer goes quiet, and the jitter then applies as drawn.
+        tw = self._tw
+        if tw is None:
+            tw = self._tw = self.tw_init + self.rng.uniform(-2.0, 2.0)
+        self.deadline = now + tw
 
     def received(self, now: float, is_dwa: bool) -> None:
         """Any message from the peer proves it alive (OKAY/SUSPECT: SetWatchdog, failback)."""
@@ -63,6 +69,7 @@ class Watchdog:
         self._set(now)
 
     def expire(self, now: float) -> WatchdogAction:
+        self._tw = None
         action, self.state = TIMEOUTS[(self.state, self.pending)]
         if action is WatchdogAction.SEND_DWR:
             self.pending = True

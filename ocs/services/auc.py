@@ -24,7 +24,7 @@ import asyncio
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -53,8 +53,7 @@ def aad(name: str, imsi: str) -> bytes:
     return f"{name}:{imsi}".encode()
 
 
-@dataclass(frozen=True, slots=True)
-class Vectors:
+class Vectors(NamedTuple):  # one per AIR: a named tuple costs half a frozen dataclass (issue 15)
     eutran: tuple[EutranVector, ...]
     utran: tuple[UmtsVector, ...]
     geran: tuple[GeranVector, ...]
@@ -104,18 +103,22 @@ class AucService:
         return self.store.key(imsi, "auc")
 
     # --- the SEQ counter -----------------------------------------------------------------------------------
-    async def _allocate(self, imsi: str, n: int, floor: int = 0) -> tuple[int, str, str, bytes, str]:
-        """n consecutive SEQs above `floor`: (first SEQ, sealed k hex, sealed opc hex, AMF, status)."""
+    async def _allocate(self, imsi: str, n: int, floor: int = 0,
+                        reply: list[Any] | None = None) -> tuple[int, str, str, bytes, str]:
+        """n consecutive SEQs above `floor`: (first SEQ, sealed k hex, sealed opc hex, AMF, status). `reply` is
+        the answer of a first `auc_seq` call the caller already made (`vectors` makes it inline)."""
         key = self._key(imsi)
         own = 0  # reservations this caller started; waiting for another caller's one costs nothing
         for _ in range(64):
-            reply = await self.store.evalsha("auc_seq", [key], [n, floor, self._kid])
+            if reply is None:
+                reply = await self.store.evalsha("auc_seq", [key], [n, floor, self._kid])
             first = int(reply[0])
             if first > 0:
                 if first + n - 1 > self.seq_max:
                     raise ResyncFailed(f"SEQ space of {imsi} exhausted")
                 return first, reply[1], reply[2], bytes.fromhex(reply[3]), reply[4]
             above = int(reply[1]) + n if first == -1 else 0
+            reply = None
             if await self._reserve_once(imsi, max(above, floor + n)):
                 own += 1
                 if own > 4:
@@ -214,11 +217,22 @@ class AucService:
             except AutsError:
                 raise ResyncFailed("AUTS does not verify (MAC-S)") from None
             floor = split_sqn(sqn_ms, self.ind_bits)[0]
-        n = eutran + utran + geran
-        first, k_hex, opc_hex, amf, status = await self._allocate(imsi, max(n, 1), floor)
+        n = max(eutran + utran + geran, 1)
+        # the hot path inline (one coroutine frame less per AIR): the SEQs and the record in one script call
+        reply = await self.store.evalsha("auc_seq", [self._key(imsi)], [n, floor, self._kid])
+        first = int(reply[0])
+        if first > 0 and first + n - 1 <= self.seq_max:
+            k_hex, opc_hex, amf, status = reply[1], reply[2], bytes.fromhex(reply[3]), reply[4]
+        else:  # cold cache, SEQs used up, another key file, or the SEQ space exhausted
+            first, k_hex, opc_hex, amf, status = await self._allocate(imsi, n, floor, reply)
         m = self._milenage(imsi, k_hex, opc_hex)
-        sqns = tuple(make_sqn(first + i, 0, self.ind_bits) for i in range(n))
+        bits = self.ind_bits
         draw = self.random
+        if eutran == 1 and not utran and not geran:  # the usual AIR
+            sqns: tuple[int, ...] = (make_sqn(first, 0, bits),)
+            e = tuple(generate_eutran_vectors(m, None, sqns, amf, [draw(16)], serving_network))
+            return Vectors(e, (), (), sqns, status)
+        sqns = tuple(make_sqn(first + i, 0, bits) for i in range(eutran + utran + geran))
         e = tuple(generate_eutran_vectors(m, None, sqns[:eutran], amf, [draw(16) for _ in range(eutran)],
                                           serving_network)) if eutran else ()
         u = tuple(generate_umts_vector(m, None, sqns[eutran + i], amf, draw(16)) for i in range(utran))

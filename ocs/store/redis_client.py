@@ -26,6 +26,7 @@ import binascii
 import collections
 import contextlib
 import hashlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
@@ -153,18 +154,23 @@ class AutoPipeline:
             self._reader, self._writer = reader, writer
             self._read_task = self._loop.create_task(self._read_loop(reader, parser))
 
-    async def call(self, *args: Any) -> Any:
+    def call(self, *args: Any) -> Awaitable[Any]:
+        """The reply of one command, as an awaitable: a plain future once connected (no coroutine frame per
+        command on the hot path, issue 15), else a coroutine that connects first."""
         loop = self._loop
         if self._writer is None or loop is None:
-            await self._connect()
-            loop = cast(asyncio.AbstractEventLoop, self._loop)
+            return self._connect_and_call(args)
         fut: asyncio.Future[Any] = loop.create_future()
         self._buffer.append(hiredis.pack_command(args))
         self._inflight.append(fut)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        return await fut
+        return fut
+
+    async def _connect_and_call(self, args: tuple[Any, ...]) -> Any:
+        await self._connect()
+        return await self.call(*args)
 
     def _flush(self) -> None:
         self._flush_scheduled = False

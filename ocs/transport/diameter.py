@@ -328,17 +328,22 @@ class DiameterServer:
         if self.trace is not None:
             self.trace.request(effect.peer, "in", request, route.app_name)
             self._traced[effect.token] = (effect.peer, request)
-        result = self.dispatch.dispatch(route, request, Context(effect.peer, effect.realm, effect.conn_id,
-                                                                self.request))
+        result = self.dispatch.start(route, request, Context(effect.peer, effect.realm, effect.conn_id,
+                                                             self.request))
         if isinstance(result, Message):
             self._answer(effect.token, route, started, result)
             return
-        task = self.loop.create_task(self._finish(effect.token, route, started, result))
+        task = self.loop.create_task(self._finish(effect.token, route, started, request, result))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _finish(self, token: int, route: Route, started: float, pending: Awaitable[Message]) -> None:
-        self._answer(token, route, started, await pending)  # the dispatch turns every error into an answer
+    async def _finish(self, token: int, route: Route, started: float, request: Message,
+                      pending: Awaitable[Message]) -> None:
+        try:
+            answer = await pending
+        except Exception as e:  # the dispatch turns every error into an answer
+            answer = self.dispatch.refusal(route, request, e)
+        self._answer(token, route, started, answer)
         # answers that complete in the same event-loop turn (e.g. a pipeline of Redis replies) leave together
         if not self._flush_soon:
             self._flush_soon = True

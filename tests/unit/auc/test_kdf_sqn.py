@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,10 @@ def test_resync_rejects_wrong_rand_and_bad_lengths() -> None:
     with pytest.raises(ValueError, match="RAND must be 16 bytes"):
         resync(h(v["k"]), h(v["opc"]), bytes(8), bytes(14))
     assert issubclass(AutsError, AucError) and issubclass(AutsError, ValueError)
+
+
+def test_the_two_call_hmac_is_hmac_sha256():
+    from auc.kdf import _hmac_sha256_k32
+    for n in (0, 1, 14, 31, 32, 55, 56, 64, 65, 200):
+        key, msg = os.urandom(32), os.urandom(n)
+        assert _hmac_sha256_k32(key, msg) == hmac.digest(key, msg, "sha256")
