@@ -20,7 +20,6 @@ from ocs.services.gy_notify import GyNotifier, Send
 from ocs.sms.gy_hook import SmsGyHook
 from ocs.store.cdrs import CdrWriter
 from ocs.store.guard import StoreGuard
-from ocs.store.guard_sweep import SweptStoreGuard
 from ocs.store.gy_redis import GyRedis
 from ocs.store.redis_client import RedisStore
 
@@ -66,7 +65,7 @@ def gy_application(config: Config, backends: Backends) -> Gy:
     charging = backends.charging
     if charging is None:
         raise ValueError("gy needs the charging service: [redis] and [postgres] must be configured")
-    guard = SweptStoreGuard("redis", config.redis.timeout)  # one sweeping timer, not one per call
+    guard = StoreGuard("redis", config.redis.timeout)  # one timer per slice of deadlines (ocs.store.guard)
     return Gy(config.node.origin_host, config.node.origin_realm, config.gy,
               GuardedGyStore(gy_store(config, backends.redis), guard), charging.tariff,
               home_plmns=config.auc.home_plmns,
