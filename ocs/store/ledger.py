@@ -32,7 +32,8 @@ import structlog
 from ocs.charging.errors import UnknownAccount
 from ocs.charging.model import ActiveBundle, Allowances, LedgerEntry
 from ocs.store.charging_redis import ChargingRedis
-from ocs.store.redis_client import AutoPipeline, RedisStore
+from ocs.store.redis_client import RedisStore
+from ocs.store.redis_cluster import ClusterStore, read_streams
 
 log = structlog.get_logger("ocs.ledger")
 
@@ -78,11 +79,12 @@ class LedgerWriter:
     block_ms: int = 1000       # longest wait on XREAD before the stop flag is looked at
     retry_delay: float = 1.0   # seconds between attempts while PostgreSQL is unavailable
     pg_timeout: float = 10.0   # a PostgreSQL that neither answers nor refuses counts as down after this
+    cluster_poll: float = 0.2  # seconds between passes over a Redis Cluster's streams when they were empty
     on_written: Callable[[int], None] = field(default=lambda n: None)   # metrics hooks
     on_failure: Callable[[], None] = field(default=lambda: None)
 
     def __post_init__(self) -> None:
-        self._redis = AutoPipeline(self.store.url)   # own connection: a blocking XREAD must not stall scripts
+        self._redis = self.store.connection()   # own connection: a blocking XREAD must not stall scripts
         self._keys = self.store.slot_keys("ledger")
         self._ids = ["0-0"] * len(self._keys)
         self._stop = asyncio.Event()
@@ -132,6 +134,14 @@ class LedgerWriter:
         return total
 
     async def read(self, block_ms: int | None) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+        if isinstance(self.store, ClusterStore) and not self.store.cluster_pipeline.standalone:
+            # no XREAD across slots on a Cluster: one script per primary reads its slots' streams; with
+            # nothing to write, wait `cluster_poll` seconds (or the stop flag) before the next pass
+            found = await read_streams(self.store, self._keys, self.count)
+            if not found and block_ms:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), min(block_ms / 1000, self.cluster_poll))
+            return found
         args: list[Any] = ["XREAD", "COUNT", self.count]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
