@@ -12,6 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ocs.store.redis_client import RedisStore
 from ocs.store.redis_cluster import make_store
@@ -135,3 +136,25 @@ class LocalCluster:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def client(url: str) -> Any:
+    """A synchronous redis-py client for `url`: a cluster client on a test cluster."""
+    import redis
+    from redis.cluster import RedisCluster
+
+    if url in CLUSTER_URLS:
+        return RedisCluster.from_url(url)
+    return redis.Redis.from_url(url)
+
+
+def delete_prefix(url: str, prefix: str) -> None:
+    """Delete every key of `prefix` (on every primary of a test cluster)."""
+    r = client(url)
+    if url in CLUSTER_URLS:
+        for key in r.scan_iter(match=prefix + ":*", target_nodes=r.PRIMARIES):  # type: ignore[attr-defined]
+            r.delete(key)
+    else:
+        for key in r.scan_iter(match=prefix + ":*"):
+            r.delete(key)
+    r.close()
