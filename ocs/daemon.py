@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -34,8 +35,10 @@ from ocs.services.gy_notify import GyNotifier
 from ocs.services.hotspot import HotspotService
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
+from ocs.services.lease import LeaseRunner
 from ocs.services.radius_runtime import RadiusRuntime
 from ocs.services.subscribers import SubscriberService
+from ocs.supervisor import drain_ledger, housekeeping_lease
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 from ocs.transport.trace import Tracer
@@ -112,6 +115,8 @@ class Daemon:
     gx_notifier: GxNotifier | None = None
     radius: RadiusRuntime | None = None
     charging: ChargingService | None = None  # the service the admin API shares with housekeeping
+    worker: int = 0  # this process's number under `ocsd run --workers N` (ocs/supervisor.py); 0: alone
+    lease: LeaseRunner | None = None  # housekeeping under a Redis lease (several workers or hosts)
 
     async def start(self) -> None:
         cfg = self.config
@@ -149,9 +154,10 @@ class Daemon:
                                        notice_interval=cfg.log.rate_limit_interval)
         if cfg.log.trace:
             self.diameter.trace = Tracer(node.dictionary, avps=cfg.log.level == "debug")
+        reuse_port = self.worker > 0  # workers share the ports (SO_REUSEPORT: the kernel spreads connections)
         for address in cfg.diameter.listen:
             host, port = split_hostport(address)
-            server = await self.diameter.listen(host, port)
+            server = await self.diameter.listen(host, port, reuse_port=reuse_port)
             for sock in server.sockets:
                 log.info("listening", protocol="diameter", address=str(sock.getsockname()))
         if self.radius is not None:
@@ -160,7 +166,7 @@ class Daemon:
         health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
                         cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
         app = admin_app(cfg, self.backends, self.charging, health)
-        self.admin = await start_admin(admin_host, admin_port, app)
+        self.admin = await start_admin(admin_host, admin_port, app, reuse_port=reuse_port)
         self.diameter.start()
         if "gy" in cfg.diameter.applications and self.backends is not None:
             self.gy_notifier = gy_notifier(cfg, self.backends, self.diameter.request, node.dictionary)
@@ -173,7 +179,7 @@ class Daemon:
         self.notifier.ready()
         if self.notifier.watchdog_interval:
             self._watchdog_task = asyncio.create_task(self._ping(self.notifier.watchdog_interval))
-        log.info("started", version=__version__, origin_host=cfg.node.origin_host,
+        log.info("started", version=__version__, origin_host=cfg.node.origin_host, worker=self.worker, pid=os.getpid(),
                  applications=sorted({r.app_name for r in self.dispatch}))
 
     async def _start_housekeeping(self, backends: Backends) -> None:
@@ -186,9 +192,18 @@ class Daemon:
         jobs, flushes = gy_jobs(self.config, backends)
         if self.radius is not None:
             jobs = [*jobs, *self.radius.jobs()]
-        self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
-                                         jobs=jobs, flushes=flushes)
-        self.housekeeping.start()
+
+        def housekeeping() -> Housekeeping:
+            return Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval, jobs=jobs,
+                                flushes=flushes)
+
+        lease = self.config.daemon.housekeeping_lease
+        if lease or (lease is None and (self.worker > 0 or self.config.daemon.workers > 1)):
+            self.lease = housekeeping_lease(self, backends, housekeeping)  # ocs/supervisor.py
+            self.lease.start()
+        else:
+            self.housekeeping = housekeeping()
+            self.housekeeping.start()
 
     async def _ping(self, interval: float) -> None:
         while True:
@@ -214,6 +229,9 @@ class Daemon:
             await self.admin.wait_closed()
         if self._watchdog_task is not None:
             self._watchdog_task.cancel()
+        if self.lease is not None:
+            await self.lease.stop()  # stops the holder's housekeeping (flushing the ledger)
+            await drain_ledger(self.backends)  # what this worker wrote after: several writers are safe
         if self.housekeeping is not None:
             await self.housekeeping.stop()  # flushes the ledger to PostgreSQL
         if self.backends is not None:
@@ -230,9 +248,14 @@ class Daemon:
         await self.stop()
 
 
-def run_daemon(config: Config) -> int:
+def run_daemon(config: Config, *, worker: int = 0, notifier: Notifier | None = None) -> int:
     """Run until a signal; the exit status: 0 after a clean stop, 2 when the keys are missing, 1 when a listener,
-    Redis or PostgreSQL could not be opened (logged as `start-failed`)."""
+    Redis or PostgreSQL could not be opened (logged as `start-failed`). With `[daemon] workers` above 1 (and no
+    `worker` given) a supervisor runs that many worker processes instead (ocs/supervisor.py)."""
+    if worker == 0 and config.daemon.workers > 1:
+        from ocs.supervisor import run_workers
+
+        return run_workers(config)
     import asyncpg
     import redis.exceptions
     import uvloop
@@ -240,7 +263,10 @@ def run_daemon(config: Config) -> int:
     from ocs.sealing import SealingError
 
     try:
-        uvloop.run(Daemon(config).run())
+        daemon = Daemon(config, worker=worker)
+        if notifier is not None:
+            daemon.notifier = notifier
+        uvloop.run(daemon.run())
     except SealingError as e:
         log.error("start-failed", error=str(e))
         return 2

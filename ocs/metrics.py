@@ -206,6 +206,13 @@ store_call_seconds = _registered(Latency(
     "ocsd_store_call_seconds", "Time of one Redis or PostgreSQL call on the request path (failures included)",
     ("store",)))
 
+# issue 19: several processes
+lease_held = Gauge("ocsd_lease_held", "1 while this process holds the lease (ledger writer and housekeeping)",
+                   ("lease",), registry=REGISTRY)
+lease_changes_total = Counter("ocsd_lease_changes_total", "Leases taken and lost by this process",
+                              ("lease", "change"), registry=REGISTRY)
+worker_info = Gauge("ocsd_worker", "This process's worker number (0: a single process)", registry=REGISTRY)
+
 
 def render() -> bytes:
     """The registry in the Prometheus text exposition format."""
@@ -220,5 +227,5 @@ __all__ = [
     "peer_states", "render", "s6a_requests_total", "store_call_seconds",
     "radius_drops_total", "radius_dynauth_total", "radius_requests_total", "radius_sessions",
     "gx_rar_total", "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions",
-    "gy_units_total",
+    "gy_units_total", "lease_changes_total", "lease_held", "worker_info",
 ]

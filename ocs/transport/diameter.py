@@ -142,8 +142,9 @@ class DiameterServer:
         """Octets written to peers and not yet taken by the kernel, over every connection."""
         return sum(t.get_write_buffer_size() for t in self.transports.values())
 
-    async def listen(self, host: str, port: int) -> asyncio.Server:
-        server = await self.loop.create_server(lambda: _Protocol(self), host, port, reuse_address=True)
+    async def listen(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.Server:
+        server = await self.loop.create_server(lambda: _Protocol(self), host, port, reuse_address=True,
+                                               reuse_port=reuse_port or None)
         self.servers.append(server)
         return server
 
