@@ -174,6 +174,10 @@ class ClusterPipeline:
         return addr
 
     async def call(self, *args: Any) -> Any:
+        return await self.call_waiting(args, 0, 0)
+
+    async def call_waiting(self, args: tuple[Any, ...], replicas: int, timeout_ms: int) -> Any:
+        """`call(*args)`; with `replicas`, followed by WAIT on the same connection (`with_wait`)."""
         addr = await self._addr_for(command_key(args))
         asking = False
         for _ in range(MAX_REDIRECTS):
@@ -181,6 +185,8 @@ class ClusterPipeline:
             try:
                 if asking:
                     return (await asyncio.gather(pipe.call("ASKING"), pipe.call(*args)))[1]
+                if replicas:
+                    return await with_wait(pipe, args, replicas, timeout_ms)
                 return await pipe.call(*args)
             except ReplyError as e:
                 message = str(e)
@@ -257,11 +263,7 @@ class ClusterStore(RedisStore):
         script = self.scripts[name]
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
-            if self.wait_replicas:
-                p = self.cluster_pipeline
-                return await with_wait(p.node(await p._addr_for(keys[0])), command, self.wait_replicas,
-                                       self.wait_timeout)
-            return await self.pipeline.call(*command)
+            return await self.cluster_pipeline.call_waiting(command, self.wait_replicas, self.wait_timeout)
         except NoScriptError:  # a promoted replica or a new node: load on every primary, retry once
             await self.cluster_pipeline.refresh()
             await self.load_scripts_everywhere()

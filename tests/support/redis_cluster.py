@@ -70,7 +70,7 @@ class LocalCluster:
         self.procs[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--cluster-enabled", "yes",
              "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--appendonly", "yes",
-             "--appendfsync", "everysec", "--save", "", "--protected-mode", "no"],
+             "--appendfsync", "everysec", "--save", "", "--protected-mode", "no", "--logfile", "redis.log"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start(self, timeout: float = 30.0) -> None:
@@ -95,7 +95,9 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             live = [p for p in self.ports if self.procs[p].poll() is None]
-            if all("cluster_state:ok" in _cli(p, "cluster", "info") for p in live):
+            replication = [_cli(p, "info", "replication") for p in live]
+            if all("cluster_state:ok" in _cli(p, "cluster", "info") for p in live) and all(
+                    "master_link_status:up" in r for r in replication if "role:slave" in r):
                 return
             time.sleep(0.1)
         raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
