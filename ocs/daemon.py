@@ -27,7 +27,9 @@ from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dic
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
+from ocs.metrics import worker_info
 from ocs.services.charging import ChargingService
+from ocs.services.forward import Forwarder
 from ocs.services.gx import gx_application, gx_store
 from ocs.services.gx_notify import GxNotifier, gx_notifier
 from ocs.services.gy import gy_application, gy_jobs, gy_notifier
@@ -35,7 +37,7 @@ from ocs.services.gy_notify import GyNotifier
 from ocs.services.hotspot import HotspotService
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
-from ocs.services.lease import LeaseRunner
+from ocs.services.lease import LeaseRunner, owner_id
 from ocs.services.radius_runtime import RadiusRuntime
 from ocs.services.subscribers import SubscriberService
 from ocs.supervisor import drain_ledger, housekeeping_lease
@@ -117,6 +119,7 @@ class Daemon:
     charging: ChargingService | None = None  # the service the admin API shares with housekeeping
     worker: int = 0  # this process's number under `ocsd run --workers N` (ocs/supervisor.py); 0: alone
     lease: LeaseRunner | None = None  # housekeeping under a Redis lease (several workers or hosts)
+    forwarder: Forwarder | None = None  # requests of ours through the process holding the peer
 
     async def start(self) -> None:
         cfg = self.config
@@ -176,6 +179,13 @@ class Daemon:
                                            self.backends.pool, self.diameter.request, node.dictionary,
                                            cfg.node.origin_host, cfg.node.origin_realm, cfg.gx.default_plan)
             self.gx_notifier.start()
+        if self.backends is not None:  # our requests to a peer held by another process (after the notifiers)
+            self.forwarder = Forwarder(self.backends.redis, owner_id(self.worker), self.diameter.request,
+                                       cfg.diameter.request_timeout)
+            self.diameter.on_peer = self.forwarder.peer_changed
+            self.diameter.request = self.forwarder.send  # type: ignore[method-assign]
+            self.forwarder.start()
+        worker_info.set(self.worker)
         self.notifier.ready()
         if self.notifier.watchdog_interval:
             self._watchdog_task = asyncio.create_task(self._ping(self.notifier.watchdog_interval))
@@ -222,6 +232,8 @@ class Daemon:
             await self.gx_notifier.stop()
         if self.diameter is not None:
             await self.diameter.stop()
+        if self.forwarder is not None:
+            await self.forwarder.stop()
         if self.radius is not None:
             await self.radius.stop()
         if self.admin is not None:

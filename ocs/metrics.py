@@ -211,6 +211,9 @@ lease_held = Gauge("ocsd_lease_held", "1 while this process holds the lease (led
                    ("lease",), registry=REGISTRY)
 lease_changes_total = Counter("ocsd_lease_changes_total", "Leases taken and lost by this process",
                               ("lease", "change"), registry=REGISTRY)
+forwarded_requests_total = Counter(
+    "ocsd_forwarded_requests_total", "Requests of ours sent through another process holding the peer, by outcome "
+    "(answered, refused, timeout)", ("outcome",), registry=REGISTRY)
 worker_info = Gauge("ocsd_worker", "This process's worker number (0: a single process)", registry=REGISTRY)
 
 
@@ -228,4 +231,5 @@ __all__ = [
     "radius_drops_total", "radius_dynauth_total", "radius_requests_total", "radius_sessions",
     "gx_rar_total", "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions",
     "gy_units_total", "lease_changes_total", "lease_held", "worker_info",
+    "forwarded_requests_total",
 ]

@@ -135,6 +135,7 @@ class DiameterServer:
         self._closed = asyncio.Event()
         self.on_peer_change: Callable[[], None] | None = None
         self.trace: Tracer | None = None  # [log] trace: a line per request and answer (ocs.transport.trace)
+        self.on_peer: Callable[[str, bool], None] | None = None  # peer up/down (ocs.services.forward)
         self._traced: dict[int, tuple[str, Message]] = {}  # token -> (peer, request), while tracing
         self._flush_soon = False
 
@@ -241,10 +242,14 @@ class DiameterServer:
             log.info("peer-up", peer=effect.peer, product=effect.capabilities.product_name,
                      remote=self.remotes.get(effect.conn_id))
             metrics.diameter_peer_events_total.labels(event="up").inc()
+            if self.on_peer is not None:
+                self.on_peer(effect.peer, True)
             self._peer_gauges()
         elif isinstance(effect, PeerDown):
             log.info("peer-down", peer=effect.peer, reason=effect.reason)
             metrics.diameter_peer_events_total.labels(event="down").inc()
+            if self.on_peer is not None:
+                self.on_peer(effect.peer, False)
             self._peer_gauges()
         elif isinstance(effect, Notice):
             self._notice(effect)
