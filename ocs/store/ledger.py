@@ -79,7 +79,7 @@ class LedgerWriter:
     block_ms: int = 1000       # longest wait on XREAD before the stop flag is looked at
     retry_delay: float = 1.0   # seconds between attempts while PostgreSQL is unavailable
     pg_timeout: float = 10.0   # a PostgreSQL that neither answers nor refuses counts as down after this
-    cluster_poll: float = 0.2  # seconds between passes over a Redis Cluster's streams when they were empty
+    cluster_poll: float = 0.5  # seconds between passes over a Redis Cluster's streams when they were empty
     on_written: Callable[[int], None] = field(default=lambda n: None)   # metrics hooks
     on_failure: Callable[[], None] = field(default=lambda: None)
 
