@@ -10,6 +10,9 @@ PostgreSQL outage or with several writers at once, entries are inserted again an
 nothing is lost and nothing is doubled. While PostgreSQL is down the writer retries every `retry_delay`
 seconds; entries wait in Redis (AOF) meanwhile.
 
+On a Redis Cluster no XREAD spans slots: each pass is one script call per primary over the streams of the
+slots it serves (`ocs.store.redis_cluster.read_streams`), every `cluster_poll` seconds while they are empty.
+
 Rebuild: balances = sum(amount) of the account's ledger; bundles = replay of the entries' `detail`
 (activation creates a bundle with the entry's seq as id, usage entries add their deltas, expiry removes);
 idempotency references and pending gifts are restored from the same rows; open reservations are not
