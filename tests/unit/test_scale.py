@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from redis.crc import key_slot
@@ -71,8 +70,7 @@ def test_worker_notifier_writes_ready_and_ticks_to_the_pipe() -> None:
         os.close(w)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_cli_run_accepts_workers(workers: int) -> None:
+def test_cli_run_accepts_workers() -> None:
     from click.testing import CliRunner
 
     from ocs.cli import cli
