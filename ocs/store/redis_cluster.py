@@ -49,6 +49,8 @@ from ocs.store.redis_client import SLOTS, AutoPipeline, NoScriptError, RedisStor
 log = structlog.get_logger("ocs.redis")
 
 MAX_REDIRECTS = 5
+# error replies of a node that cannot serve the slot now (failover, migration): transient, the slot map refreshed
+TRANSIENT = ("TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "READONLY")
 REFRESH_MIN_INTERVAL = 0.5  # seconds between two topology refreshes caused by errors
 # commands with no key: sent to any node
 KEYLESS = frozenset({"PING", "SCRIPT", "INFO", "CLUSTER", "ECHO", "TIME", "FUNCTION", "WAIT"})
@@ -67,6 +69,8 @@ def slot_of(key: str | bytes) -> int:
 
 def command_key(args: tuple[Any, ...]) -> Any | None:
     """The key that routes a command: EVAL/EVALSHA's first key, XREAD's first stream, else the first argument."""
+    if args[0] == "EVALSHA" and args[2]:  # the hot path: a script call with its keys
+        return args[3]
     name = str(args[0]).upper()
     if name in KEYLESS or len(args) < 2:
         return None
@@ -181,7 +185,24 @@ class ClusterPipeline:
         return addr
 
     async def call(self, *args: Any) -> Any:
+        key = command_key(args)
+        addr = self._slots[slot_of(key)] if key is not None else None
+        if addr is not None:  # the hot path: the slot's node is known
+            try:
+                return await self.node(addr).call(*args)
+            except ReplyError as e:
+                if not str(e).startswith(("MOVED ", "ASK ")):  # not executed: sent again where it belongs
+                    raise self._transient(e) or e from None
+            except ConnectionError:
+                self._schedule_refresh()
+                raise
         return await self.call_waiting(args, 0, 0)
+
+    def _transient(self, e: ReplyError) -> ConnectionError | None:
+        if str(e).startswith(TRANSIENT):
+            self._schedule_refresh()
+            return ConnectionError(f"Redis Cluster: {e}")
+        return None
 
     async def call_waiting(self, args: tuple[Any, ...], replicas: int, timeout_ms: int) -> Any:
         """`call(*args)`; with `replicas`, followed by WAIT on the same connection (`with_wait`)."""
@@ -214,10 +235,7 @@ class ClusterPipeline:
                     self.redirects += 1
                     asking = True
                     continue
-                if kind in ("TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "READONLY"):
-                    self._schedule_refresh()
-                    raise ConnectionError(f"Redis Cluster: {message}") from e
-                raise
+                raise self._transient(e) or e from None
             except ConnectionError:
                 self._schedule_refresh()
                 raise
