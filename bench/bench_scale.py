@@ -10,6 +10,13 @@ with few cores the client, the workers and Redis share them, so the measured sca
 the projection `1 / (CPU per request)` per core is what a larger host adds per worker.
 
     python bench/bench_scale.py [--accounts N] [--requests N] [--workers 1,2,4] [--window W]
+
+Reading: on a 2-core host the client takes one core, so 2 and 4 workers share the other with Redis: CCR-U/s
+cannot grow much, and Redis' per-command times (INFO commandstats measures wall time) grow with the number of
+processes competing for the cores. "ocsd CPU us/req" stays nearly flat with the number of workers: no shared
+state between them, so each added core adds about `per core /s`. On the cluster each request costs more ocsd CPU
+(one pipeline per primary: smaller batches, three sockets to read) and the writer's per-slot passes add a fixed
+cost per second.
 """
 
 from __future__ import annotations
