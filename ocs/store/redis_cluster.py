@@ -25,9 +25,7 @@ and resharding moves streams with their accounts.
 The ordinary client (admin, ledger rebuild, CLI) is redis-py's `RedisCluster`; a blocking reader (ledger
 writer, notification stream) gets its own `ClusterPipeline` (`RedisStore.connection()`).
 
-Sentinel: `SentinelPipeline` asks the sentinels for the current primary of the master name before each
-(re)connection, so after a failover the next call reaches the promoted replica; the ordinary client is
-redis-py's `Sentinel.master_for`.
+Sentinel: ocs/store/redis_sentinel.py.
 """
 
 from __future__ import annotations
@@ -42,7 +40,6 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 import structlog
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.sentinel import Sentinel
 
 from ocs.store.redis_client import SLOTS, AutoPipeline, NoScriptError, RedisStore, ReplyError
 
@@ -313,59 +310,13 @@ async def with_wait(pipe: AutoPipeline, command: tuple[Any, ...], replicas: int,
     return result
 
 
-class SentinelPipeline(AutoPipeline):
-    """An `AutoPipeline` to the current primary of `master`, asked of the sentinels at each (re)connection."""
-
-    def __init__(self, url: str, sentinel: Sentinel, master: str) -> None:
-        super().__init__(url)
-        self._sentinel = sentinel
-        self._master = master
-
-    async def _connect(self) -> None:
-        if self._writer is None:
-            host, port = await self._sentinel.discover_master(self._master)
-            self._params = {**self._params, "host": host, "port": int(port)}
-        await super()._connect()
-
-
-class SentinelStore(RedisStore):
-    """`RedisStore` on a primary found through Redis Sentinel (`[redis] sentinels`, `sentinel_master`)."""
-
-    def __init__(self, url: str, prefix: str, *, sentinels: tuple[str, ...], master: str, wait_replicas: int = 0,
-                 wait_timeout: int = 100) -> None:
-        super().__init__(url, prefix)
-        self.wait_replicas, self.wait_timeout = wait_replicas, wait_timeout
-        self.sentinel = Sentinel(seeds_of("redis://x", sentinels)[1:], socket_timeout=1.0)
-        self.master = master
-        self.client = self.sentinel.master_for(master, decode_responses=True)
-        self.pipeline = SentinelPipeline(url, self.sentinel, master)
-
-    def connection(self) -> Any:
-        return SentinelPipeline(self.url, self.sentinel, self.master)
-
-    async def evalsha(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        if not self.wait_replicas:
-            return await super().evalsha(name, keys, args)
-        script = self.scripts[name]
-        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
-        try:
-            return await with_wait(self.pipeline, command, self.wait_replicas, self.wait_timeout)
-        except NoScriptError:
-            await self.pipeline.call("SCRIPT", "LOAD", script.source)
-            return await with_wait(self.pipeline, command, self.wait_replicas, self.wait_timeout)
-
-    async def close(self) -> None:
-        await self.pipeline.close()
-        await self.client.aclose()
-        for s in self.sentinel.sentinels:
-            await s.aclose()
-
-
 def make_store(url: str, prefix: str, *, cluster: bool = False, seeds: tuple[str, ...] = (),
                sentinels: tuple[str, ...] = (), sentinel_master: str = "mymaster", wait_replicas: int = 0,
                wait_timeout: int = 100) -> RedisStore:
     """The store the `[redis]` section asks for: one Redis, a Cluster (seed nodes) or one behind Sentinel."""
     if sentinels:
+        from ocs.store.redis_sentinel import SentinelStore
+
         return SentinelStore(url, prefix, sentinels=sentinels, master=sentinel_master, wait_replicas=wait_replicas,
                              wait_timeout=wait_timeout)
     if cluster:
@@ -373,7 +324,8 @@ def make_store(url: str, prefix: str, *, cluster: bool = False, seeds: tuple[str
     return RedisStore(url, prefix)
 
 
-__all__ = ["ClusterPipeline", "ClusterStore", "SentinelStore", "aioredis", "command_key", "make_store", "slot_of"]
+__all__ = ["ClusterPipeline", "ClusterStore", "aioredis", "command_key", "make_store", "read_streams", "slot_of",
+           "with_wait"]
 
 
 # Read the first entries of many streams of one node in one call (the ledger writer's pass over the per-slot

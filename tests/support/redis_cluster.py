@@ -110,7 +110,7 @@ class LocalCluster:
         return out
 
     def primary_of(self, key: str) -> int:
-        slot = int(_cli(self.ports[0], "cluster", "keyslot", key).strip())
+        slot = int(_cli(self.live_port(), "cluster", "keyslot", key).strip())
         for line in _cli(self.live_port(), "cluster", "nodes").splitlines():
             f = line.split()
             if "master" in f[2] and "fail" not in f[2]:

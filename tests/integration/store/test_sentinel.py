@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import redis.exceptions
 
-from ocs.store.redis_cluster import SentinelStore, make_store
+from ocs.store.redis_cluster import make_store
+from ocs.store.redis_sentinel import SentinelStore
 from tests.support.daemon_process import free_port
 
 pytestmark = pytest.mark.asyncio
