@@ -10,6 +10,7 @@ import asyncpg
 from ocs.config import Config
 from ocs.sealing import Sealer, SealingError, sealer_for
 from ocs.store.redis_client import RedisStore
+from ocs.store.redis_cluster import make_store
 
 if TYPE_CHECKING:
     from ocs.services.charging import ChargingService
@@ -37,7 +38,10 @@ class Backends:
 
 
 def store_for(config: Config) -> RedisStore:
-    return RedisStore(config.redis.url, config.redis.key_prefix.rstrip(":") or "ocsd", cluster=config.redis.cluster)
+    r = config.redis
+    return make_store(r.url, r.key_prefix.rstrip(":") or "ocsd", cluster=r.cluster, seeds=r.seeds,
+                      sentinels=r.sentinels, sentinel_master=r.sentinel_master, wait_replicas=r.wait_replicas,
+                      wait_timeout=r.wait_timeout)
 
 
 async def open_backends(config: Config, *, max_connections: int = 8, keys: bool = True) -> Backends:

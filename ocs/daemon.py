@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -28,7 +29,9 @@ from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
 from ocs.payments.runtime import PaymentsRuntime, payments_enabled, payments_runtime
+from ocs.metrics import worker_info
 from ocs.services.charging import ChargingService
+from ocs.services.forward import Forwarder
 from ocs.services.gx import gx_application, gx_store
 from ocs.services.gx_notify import GxNotifier, gx_notifier
 from ocs.services.gy import gy_application, gy_jobs, gy_notifier
@@ -36,9 +39,11 @@ from ocs.services.gy_notify import GyNotifier
 from ocs.services.hotspot import HotspotService
 from ocs.services.housekeeping import Housekeeping
 from ocs.services.hss import s6a_application
+from ocs.services.lease import LeaseRunner, owner_id
 from ocs.services.radius_runtime import RadiusRuntime
 from ocs.services.subscribers import SubscriberService
 from ocs.sms.runtime import SmsRuntime
+from ocs.supervisor import drain_ledger, housekeeping_lease
 from ocs.systemd import Notifier
 from ocs.transport.diameter import DiameterServer
 from ocs.transport.trace import Tracer
@@ -125,6 +130,9 @@ class Daemon:
     charging: ChargingService | None = None  # the service the admin API shares with housekeeping
     sms: SmsRuntime | None = None  # SMS billing (issue 18): its service, and the Jasmin consumers when enabled
     payments: PaymentsRuntime | None = None  # mobile money and the captive portal (issue 17)
+    worker: int = 0  # this process's number under `ocsd run --workers N` (ocs/supervisor.py); 0: alone
+    lease: LeaseRunner | None = None  # housekeeping under a Redis lease (several workers or hosts)
+    forwarder: Forwarder | None = None  # requests of ours through the process holding the peer
 
     async def start(self) -> None:
         cfg = self.config
@@ -162,9 +170,10 @@ class Daemon:
                                        notice_interval=cfg.log.rate_limit_interval)
         if cfg.log.trace:
             self.diameter.trace = Tracer(node.dictionary, avps=cfg.log.level == "debug")
+        reuse_port = self.worker > 0  # workers share the ports (SO_REUSEPORT: the kernel spreads connections)
         for address in cfg.diameter.listen:
             host, port = split_hostport(address)
-            server = await self.diameter.listen(host, port)
+            server = await self.diameter.listen(host, port, reuse_port=reuse_port)
             for sock in server.sockets:
                 log.info("listening", protocol="diameter", address=str(sock.getsockname()))
         if self.radius is not None:
@@ -173,7 +182,7 @@ class Daemon:
         health = Health(self.diameter, self.backends, cfg.redis.timeout, cfg.postgres.timeout,
                         cfg.admin.ledger_lag_limit, tuple(cfg.diameter.listen))
         app = admin_app(cfg, self.backends, self.charging, health, self.radius, self.sms, self.payments)
-        self.admin = await start_admin(admin_host, admin_port, app)
+        self.admin = await start_admin(admin_host, admin_port, app, reuse_port=reuse_port)
         if self.sms is not None:
             self.sms.start()
         self.diameter.start()
@@ -185,10 +194,17 @@ class Daemon:
                                            self.backends.pool, self.diameter.request, node.dictionary,
                                            cfg.node.origin_host, cfg.node.origin_realm, cfg.gx.default_plan)
             self.gx_notifier.start()
+        if self.backends is not None:  # our requests to a peer held by another process (after the notifiers)
+            self.forwarder = Forwarder(self.backends.redis, owner_id(self.worker), self.diameter.request,
+                                       cfg.diameter.request_timeout)
+            self.diameter.on_peer = self.forwarder.peer_changed
+            self.diameter.request = self.forwarder.send  # type: ignore[method-assign]
+            self.forwarder.start()
+        worker_info.set(self.worker)
         self.notifier.ready()
         if self.notifier.watchdog_interval:
             self._watchdog_task = asyncio.create_task(self._ping(self.notifier.watchdog_interval))
-        log.info("started", version=__version__, origin_host=cfg.node.origin_host,
+        log.info("started", version=__version__, origin_host=cfg.node.origin_host, worker=self.worker, pid=os.getpid(),
                  applications=sorted({r.app_name for r in self.dispatch}))
 
     async def _start_housekeeping(self, backends: Backends) -> None:
@@ -209,9 +225,18 @@ class Daemon:
             self.payments = payments_runtime(self.config, backends, charging)
             self.payments.start()
             jobs = [*jobs, *self.payments.jobs()]
-        self.housekeeping = Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval,
-                                         jobs=jobs, flushes=flushes)
-        self.housekeeping.start()
+
+        def housekeeping() -> Housekeeping:
+            return Housekeeping(charging, c.reap_interval, c.reservation_max_age, c.expire_interval, jobs=jobs,
+                                flushes=flushes)
+
+        lease = self.config.daemon.housekeeping_lease
+        if lease or (lease is None and (self.worker > 0 or self.config.daemon.workers > 1)):
+            self.lease = housekeeping_lease(self, backends, housekeeping)  # ocs/supervisor.py
+            self.lease.start()
+        else:
+            self.housekeeping = housekeeping()
+            self.housekeeping.start()
 
     async def _ping(self, interval: float) -> None:
         while True:
@@ -232,6 +257,8 @@ class Daemon:
             await self.diameter.stop()
         if self.sms is not None:
             await self.sms.stop()  # finishes the Jasmin events in flight
+        if self.forwarder is not None:
+            await self.forwarder.stop()
         if self.radius is not None:
             await self.radius.stop()
         if self.admin is not None:
@@ -241,6 +268,9 @@ class Daemon:
             self._watchdog_task.cancel()
         if self.payments is not None:
             await self.payments.stop()  # finishes queued notices; what is left waits in PostgreSQL for reconcile
+        if self.lease is not None:
+            await self.lease.stop()  # stops the holder's housekeeping (flushing the ledger)
+            await drain_ledger(self.backends)  # what this worker wrote after: several writers are safe
         if self.housekeeping is not None:
             await self.housekeeping.stop()  # flushes the ledger to PostgreSQL
         if self.backends is not None:
@@ -257,9 +287,14 @@ class Daemon:
         await self.stop()
 
 
-def run_daemon(config: Config) -> int:
+def run_daemon(config: Config, *, worker: int = 0, notifier: Notifier | None = None) -> int:
     """Run until a signal; the exit status: 0 after a clean stop, 2 when the keys are missing, 1 when a listener,
-    Redis or PostgreSQL could not be opened (logged as `start-failed`)."""
+    Redis or PostgreSQL could not be opened (logged as `start-failed`). With `[daemon] workers` above 1 (and no
+    `worker` given) a supervisor runs that many worker processes instead (ocs/supervisor.py)."""
+    if worker == 0 and config.daemon.workers > 1:
+        from ocs.supervisor import run_workers
+
+        return run_workers(config)
     import asyncpg
     import redis.exceptions
     import uvloop
@@ -267,7 +302,10 @@ def run_daemon(config: Config) -> int:
     from ocs.sealing import SealingError
 
     try:
-        uvloop.run(Daemon(config).run())
+        daemon = Daemon(config, worker=worker)
+        if notifier is not None:
+            daemon.notifier = notifier
+        uvloop.run(daemon.run())
     except SealingError as e:
         log.error("start-failed", error=str(e))
         return 2

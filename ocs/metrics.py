@@ -226,6 +226,16 @@ store_call_seconds = _registered(Latency(
     "ocsd_store_call_seconds", "Time of one Redis or PostgreSQL call on the request path (failures included)",
     ("store",)))
 
+# issue 19: several processes
+lease_held = Gauge("ocsd_lease_held", "1 while this process holds the lease (ledger writer and housekeeping)",
+                   ("lease",), registry=REGISTRY)
+lease_changes_total = Counter("ocsd_lease_changes_total", "Leases taken and lost by this process",
+                              ("lease", "change"), registry=REGISTRY)
+forwarded_requests_total = Counter(
+    "ocsd_forwarded_requests_total", "Requests of ours sent through another process holding the peer, by outcome "
+    "(answered, refused, timeout)", ("outcome",), registry=REGISTRY)
+worker_info = Gauge("ocsd_worker", "This process's worker number (0: a single process)", registry=REGISTRY)
+
 
 def render() -> bytes:
     """The registry in the Prometheus text exposition format."""
@@ -242,4 +252,6 @@ __all__ = [
     "gx_rar_total", "gy_charged_total", "gy_requests_total", "gy_server_requests_total", "gy_sessions",
     "gy_units_total",
     "mpesa_requests_total", "notifications_total", "payment_hooks_total", "payments_total", "portal_requests_total",
+    "gy_units_total", "lease_changes_total", "lease_held", "worker_info",
+    "forwarded_requests_total",
 ]

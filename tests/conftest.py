@@ -28,3 +28,18 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def pg_dsn() -> str:
     return os.environ.get("OCSD_TEST_PG_DSN", DEFAULT_PG_DSN)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A private 3-primary + 3-replica Redis Cluster for the whole run (tests/support/redis_cluster.py)."""
+    from tests.support.redis_cluster import LocalCluster
+
+    if not LocalCluster.available():
+        pytest.skip("redis-server / redis-cli not installed")
+    cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -137,10 +137,12 @@ class AdminServer:
             await close()
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # worker processes share the admin port (issue 19)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError:
@@ -151,9 +153,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def start_admin(host: str, port: int, app: FastAPI) -> AdminServer:
+async def start_admin(host: str, port: int, app: FastAPI, *, reuse_port: bool = False) -> AdminServer:
     """Listen for admin HTTP requests on host:port with `app`, in the running loop."""
-    sock = _bind(host, port)
+    sock = _bind(host, port, reuse_port)
     # The small configuration (issue 16 point 7): httptools' C parser rather than h11, no websockets, no access
     # log (the audit table and ocsd_admin_requests_total record what matters), no lifespan, no Server header.
     config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False,

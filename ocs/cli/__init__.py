@@ -28,13 +28,17 @@ def cli(config_path: str | None, as_json: bool) -> None:
 @cli.command()
 @config_option
 @click.option("--trace", is_flag=True, help="Log every Diameter request and answer (as [log] trace = true).")
-def run(config_path: str, trace: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=None, metavar="N",
+              help="Worker processes sharing the ports (as [daemon] workers).")
+def run(config_path: str, trace: bool, workers: int | None) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT."""
+    import dataclasses
+
     config = load_or_exit(config_path)
     if trace:
-        import dataclasses
-
         config = dataclasses.replace(config, log=dataclasses.replace(config.log, trace=True))
+    if workers is not None:
+        config = dataclasses.replace(config, daemon=dataclasses.replace(config.daemon, workers=workers))
     from ocs.logs import configure_logging
 
     configure_logging(config.log.level, config.log.format)

@@ -25,6 +25,7 @@ from ocs.config.gy import GyConfig, parse_gy
 from ocs.config.payments import NotifyConfig, PaymentsConfig, PortalConfig, parse_notify, parse_payments, parse_portal
 from ocs.config.radius import RadiusConfig, parse_radius
 from ocs.config.sms import SmsConfig, parse_sms
+from ocs.config.scale import DaemonConfig, parse_daemon
 from ocs.config.table import ConfigError, Table, is_hostport, is_ip, split_hostport
 
 APPLICATIONS = frozenset({"gy", "gx", "s6a"})
@@ -79,6 +80,12 @@ class RedisConfig:
     # Key layout for Redis Cluster: per-slot ledger streams and indexes (see ocs/store/redis_client.py).
     cluster: bool = False
     timeout: float = 1.0  # seconds a Redis call may take before the request gets a transient answer
+    # issue 19: more Cluster seed nodes ("host:port") besides the url's; Sentinel; WAIT after money scripts
+    seeds: tuple[str, ...] = ()
+    sentinels: tuple[str, ...] = ()
+    sentinel_master: str = "mymaster"
+    wait_replicas: int = 0
+    wait_timeout: int = 100  # milliseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +160,7 @@ class Config:
     payments: PaymentsConfig = field(default_factory=PaymentsConfig)  # issue 17 (ocs/config/payments.py)
     portal: PortalConfig = field(default_factory=PortalConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
     # Both [redis] and [postgres] are in the file: the daemon then runs the ledger writer and housekeeping
     # whatever applications are enabled (an application that needs them opens them with their defaults).
     stores_configured: bool = False
@@ -239,7 +247,12 @@ def _parse_redis(t: Table) -> RedisConfig:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"{t.key('url')}: must be a redis://, rediss:// or unix:// URL, got {url!r}")
     redis = RedisConfig(url=url, key_prefix=t.string("key_prefix", d.key_prefix, empty=True),
-                        cluster=t.boolean("cluster", d.cluster), timeout=t.number("timeout", d.timeout, positive=True))
+                        cluster=t.boolean("cluster", d.cluster), timeout=t.number("timeout", d.timeout, positive=True),
+                        seeds=t.str_list("seeds", d.seeds, each=is_hostport, want='"host:port"'),
+                        sentinels=t.str_list("sentinels", d.sentinels, each=is_hostport, want='"host:port"'),
+                        sentinel_master=t.string("sentinel_master", d.sentinel_master),
+                        wait_replicas=t.integer("wait_replicas", d.wait_replicas, minimum=0),
+                        wait_timeout=t.integer("wait_timeout", d.wait_timeout, minimum=1))
     t.finish()
     return redis
 
@@ -337,6 +350,7 @@ def parse_config(mapping: Mapping[str, object], base_dir: Path | None = None) ->
         payments=parse_payments(root.table("payments")),
         portal=parse_portal(root.table("portal"), base_dir),
         notify=parse_notify(root.table("notify")),
+        daemon=parse_daemon(root.table("daemon")),
         stores_configured="redis" in mapping and "postgres" in mapping,
     )
     root.finish()

@@ -30,7 +30,7 @@ from ocs.diameter.dictionary import Dictionary
 from ocs.diameter.message import Message
 from ocs.metrics import gy_server_requests_total
 from ocs.store.gy_redis import GyRedis
-from ocs.store.redis_client import AutoPipeline, RedisStore
+from ocs.store.redis_client import RedisStore
 
 log = structlog.get_logger("ocs.gy")
 
@@ -71,7 +71,7 @@ class StreamReader:
     def __init__(self, store: RedisStore, block_ms: int = 1000) -> None:
         self.store = store
         self.block_ms = block_ms
-        self._redis = AutoPipeline(store.url)  # own connection: the blocking XREAD must not stall scripts
+        self._redis = store.connection()  # own connection: the blocking XREAD must not stall scripts
         self._task: asyncio.Task[None] | None = None
         self._work: set[asyncio.Task[None]] = set()
 

@@ -92,7 +92,7 @@ class RadiusRuntime:
         self.server = RadiusServer(client_table(self.config), load_dictionary(), dispatch, r.duplicate_window)
         for address in (r.auth_listen, r.acct_listen):
             host, port = split_hostport(address)
-            transport = await self.server.listen(host, port)
+            transport = await self.server.listen(host, port, reuse_port=self.config.daemon.workers > 1)
             log.info("listening", protocol="radius", address=str(transport.get_extra_info("sockname")))
 
     async def stop(self) -> None:

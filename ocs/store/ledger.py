@@ -10,6 +10,9 @@ PostgreSQL outage or with several writers at once, entries are inserted again an
 nothing is lost and nothing is doubled. While PostgreSQL is down the writer retries every `retry_delay`
 seconds; entries wait in Redis (AOF) meanwhile.
 
+On a Redis Cluster no XREAD spans slots: each pass is one script call per primary over the streams of the
+slots it serves (`ocs.store.redis_cluster.read_streams`), every `cluster_poll` seconds while they are empty.
+
 Rebuild: balances = sum(amount) of the account's ledger; bundles = replay of the entries' `detail`
 (activation creates a bundle with the entry's seq as id, usage entries add their deltas, expiry removes);
 idempotency references and pending gifts are restored from the same rows; open reservations are not
@@ -33,7 +36,8 @@ from ocs.charging.errors import UnknownAccount
 from ocs.charging.model import ActiveBundle, Allowances, LedgerEntry
 from ocs.store.account_status import flags_in_postgres
 from ocs.store.charging_redis import ChargingRedis
-from ocs.store.redis_client import AutoPipeline, RedisStore
+from ocs.store.redis_client import RedisStore
+from ocs.store.redis_cluster import ClusterStore, read_streams
 
 log = structlog.get_logger("ocs.ledger")
 
@@ -79,11 +83,12 @@ class LedgerWriter:
     block_ms: int = 1000       # longest wait on XREAD before the stop flag is looked at
     retry_delay: float = 1.0   # seconds between attempts while PostgreSQL is unavailable
     pg_timeout: float = 10.0   # a PostgreSQL that neither answers nor refuses counts as down after this
+    cluster_poll: float = 0.5  # seconds between passes over a Redis Cluster's streams when they were empty
     on_written: Callable[[int], None] = field(default=lambda n: None)   # metrics hooks
     on_failure: Callable[[], None] = field(default=lambda: None)
 
     def __post_init__(self) -> None:
-        self._redis = AutoPipeline(self.store.url)   # own connection: a blocking XREAD must not stall scripts
+        self._redis = self.store.connection()   # own connection: a blocking XREAD must not stall scripts
         self._keys = self.store.slot_keys("ledger")
         self._ids = ["0-0"] * len(self._keys)
         self._stop = asyncio.Event()
@@ -133,6 +138,14 @@ class LedgerWriter:
         return total
 
     async def read(self, block_ms: int | None) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+        if isinstance(self.store, ClusterStore) and not self.store.cluster_pipeline.standalone:
+            # no XREAD across slots on a Cluster: one script per primary reads its slots' streams; with
+            # nothing to write, wait `cluster_poll` seconds (or the stop flag) before the next pass
+            found = await read_streams(self.store, self._keys, self.count)
+            if not found and block_ms:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), min(block_ms / 1000, self.cluster_poll))
+            return found
         args: list[Any] = ["XREAD", "COUNT", self.count]
         if block_ms is not None:
             args += ["BLOCK", block_ms]

@@ -249,6 +249,11 @@ class RedisStore:
         await self.pipeline.close()
         await self.client.aclose()
 
+    def connection(self) -> AutoPipeline:
+        """A caller of its own (a blocking XREAD must not stall scripts); slot-routed on a Cluster
+        (ocs/store/redis_cluster.py overrides this)."""
+        return AutoPipeline(self.url)
+
     async def evalsha(self, name: str, keys: list[str], args: list[Any]) -> Any:
         script = self.scripts[name]
         try:

@@ -135,6 +135,7 @@ class DiameterServer:
         self._closed = asyncio.Event()
         self.on_peer_change: Callable[[], None] | None = None
         self.trace: Tracer | None = None  # [log] trace: a line per request and answer (ocs.transport.trace)
+        self.on_peer: Callable[[str, bool], None] | None = None  # peer up/down (ocs.services.forward)
         self._traced: dict[int, tuple[str, Message]] = {}  # token -> (peer, request), while tracing
         self._flush_soon = False
 
@@ -142,8 +143,9 @@ class DiameterServer:
         """Octets written to peers and not yet taken by the kernel, over every connection."""
         return sum(t.get_write_buffer_size() for t in self.transports.values())
 
-    async def listen(self, host: str, port: int) -> asyncio.Server:
-        server = await self.loop.create_server(lambda: _Protocol(self), host, port, reuse_address=True)
+    async def listen(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.Server:
+        server = await self.loop.create_server(lambda: _Protocol(self), host, port, reuse_address=True,
+                                               reuse_port=reuse_port or None)
         self.servers.append(server)
         return server
 
@@ -240,10 +242,14 @@ class DiameterServer:
             log.info("peer-up", peer=effect.peer, product=effect.capabilities.product_name,
                      remote=self.remotes.get(effect.conn_id))
             metrics.diameter_peer_events_total.labels(event="up").inc()
+            if self.on_peer is not None:
+                self.on_peer(effect.peer, True)
             self._peer_gauges()
         elif isinstance(effect, PeerDown):
             log.info("peer-down", peer=effect.peer, reason=effect.reason)
             metrics.diameter_peer_events_total.labels(event="down").inc()
+            if self.on_peer is not None:
+                self.on_peer(effect.peer, False)
             self._peer_gauges()
         elif isinstance(effect, Notice):
             self._notice(effect)

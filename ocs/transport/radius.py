@@ -64,8 +64,9 @@ class RadiusServer:
         self.transports: list[asyncio.DatagramTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def listen(self, host: str, port: int) -> asyncio.DatagramTransport:
-        transport, _ = await self.loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=(host, port))
+    async def listen(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.DatagramTransport:
+        transport, _ = await self.loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=(host, port),
+                                                                reuse_port=reuse_port or None)
         self.transports.append(transport)
         return transport
 

@@ -13,32 +13,36 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-import redis
 
 from ocs.services.charging import ChargingService
-from ocs.store.redis_client import RedisStore
 from tests.integration.conftest import REDIS_URL, create_database, drop_database
 from tests.support.daemon_process import ROOT, DaemonProcess, backends_config, free_port, write_config
+from tests.support.redis_cluster import CLUSTER_URLS, delete_prefix, store_for_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
+URLS: dict[str, str] = {}  # key prefix -> the Redis (or test Redis Cluster seed) of the test using it
+
+
 def config_text(dsn: str, prefix: str, keys: str = "demo = true") -> str:
-    return backends_config(REDIS_URL, prefix, dsn, keys=keys) + '\n[charging]\ncurrency = "EUR"\n'
+    url = URLS.get(prefix, REDIS_URL)
+    return (backends_config(url, prefix, dsn, keys=keys, cluster=url in CLUSTER_URLS)
+            + '\n[charging]\ncurrency = "EUR"\n')
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+@pytest.fixture(params=["redis", "cluster"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """A database and a key prefix, on the shared Redis and on a 3-primary Redis Cluster (issue 19)."""
     name = "ocsd_e2e_" + secrets.token_hex(5)
     dsn = asyncio.run(create_database(name))
     prefix = "ocse2e-" + secrets.token_hex(5)
+    URLS[prefix] = request.getfixturevalue("redis_cluster").url if request.param == "cluster" else REDIS_URL
     try:
         yield name, dsn, prefix
     finally:
         asyncio.run(drop_database(name))
-        r = redis.Redis.from_url(REDIS_URL)
-        for key in r.scan_iter(match=prefix + ":*"):
-            r.delete(key)
+        delete_prefix(URLS.pop(prefix), prefix)
 
 
 async def top_ups(dsn: str, prefix: str, imsi: str, refs: list[str]) -> None:
@@ -48,7 +52,7 @@ async def top_ups(dsn: str, prefix: str, imsi: str, refs: list[str]) -> None:
                            "ON CONFLICT DO NOTHING", imsi, "7" + imsi[-10:], b"\x00" * 44, b"\x00" * 44)
     finally:
         await conn.close()
-    store = RedisStore(REDIS_URL, prefix)
+    store = store_for_url(URLS.get(prefix, REDIS_URL), prefix)
     await store.start()
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:

@@ -40,6 +40,7 @@ from tests.support.gy_pgw import (
     provision,
     run,
 )
+from tests.support.redis_cluster import CLUSTER_URLS, client, delete_prefix
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -56,23 +57,24 @@ class Ocs:
     dsn: str
     prefix: str
     config: Path
+    redis_url: str = REDIS_URL  # or a test Redis Cluster's seed (the `ocs` fixture's "cluster" parameter)
 
     def subscriber(self, balance: int, buy: tuple[str, ...] = ()) -> tuple[str, str, str]:
-        return run(provision(REDIS_URL, self.prefix, self.dsn, balance=balance, buy=buy))
+        return run(provision(self.redis_url, self.prefix, self.dsn, balance=balance, buy=buy))
 
     def bundles(self, account: str) -> list[tuple[str, int, int]]:
-        view = run(account_view(REDIS_URL, self.prefix, account))
+        view = run(account_view(self.redis_url, self.prefix, account))
         return [(b.code, b.remaining.data_octets, b.held.data_octets) for b in view.bundles]
 
     def balance(self, account: str) -> tuple[int, int]:
-        view = run(account_view(REDIS_URL, self.prefix, account))
+        view = run(account_view(self.redis_url, self.prefix, account))
         return view.balance, view.held
 
 
-def gy_config(tmp_path: Path, name: str, port: int, dsn: str, prefix: str) -> Path:
+def gy_config(tmp_path: Path, name: str, port: int, dsn: str, prefix: str, redis_url: str = REDIS_URL) -> Path:
     return write_config(tmp_path / name, peers=["pgw.test", "pgw2.test"], diameter_port=port,
                         admin_port=free_port(), applications=("gy",),
-                        extra=backends_config(REDIS_URL, prefix, dsn) + f"""
+                        extra=backends_config(redis_url, prefix, dsn, cluster=redis_url in CLUSTER_URLS) + f"""
 [charging]
 currency = "EUR"
 
@@ -87,18 +89,21 @@ quota_threshold_percent = 20
 """)
 
 
-@pytest.fixture(scope="module")
-def ocs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ocs]:
+@pytest.fixture(scope="module", params=["redis", "cluster"])
+def ocs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ocs]:
+    """The daemon on the shared Redis, then on a 3-primary Redis Cluster (issue 19): every test of this module
+    runs against both."""
+    redis_url = request.getfixturevalue("redis_cluster").url if request.param == "cluster" else REDIS_URL
     tmp_path = tmp_path_factory.mktemp("gy")
     name = "ocsd_e2e_" + secrets.token_hex(5)
     dsn = asyncio.run(create_database(name))
     prefix = "ocse2e-" + secrets.token_hex(5)
     port = free_port()
-    config = gy_config(tmp_path, "ocsd.toml", port, dsn, prefix)
-    o = Ocs(DaemonProcess(config, module="ocsd"), port, dsn, prefix, config)
+    config = gy_config(tmp_path, "ocsd.toml", port, dsn, prefix, redis_url)
+    o = Ocs(DaemonProcess(config, module="ocsd"), port, dsn, prefix, config, redis_url)
     try:
         # tariffs exist before the daemon starts (it reads them at start)
-        run(provision(REDIS_URL, prefix, dsn, balance=0, tariffs=[data_tariff(RG_DATA), data_tariff(RG_OTHER, 2),
+        run(provision(redis_url, prefix, dsn, balance=0, tariffs=[data_tariff(RG_DATA), data_tariff(RG_OTHER, 2),
                                                                  Tariff(RG_SMS, Unit.EVENTS, 1, 5, 20, "EUR"),
                                                                  data_tariff(RG_APP), data_tariff(RG_FREE, 0)],
                       bundles=[APP_BUNDLE]))
@@ -107,9 +112,7 @@ def ocs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ocs]:
     finally:
         o.daemon.kill()
         asyncio.run(drop_database(name))
-        r = redis.Redis.from_url(REDIS_URL)
-        for key in r.scan_iter(match=prefix + ":*"):
-            r.delete(key)
+        delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +213,7 @@ def test_session_continued_by_a_second_process(ocs, pgw, tmp_path):
     s = pgw.session()
     assert pgw.send(pgw.ccr(s, INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)])).result_code == 2001
     port = free_port()
-    other = DaemonProcess(gy_config(tmp_path, "other.toml", port, ocs.dsn, ocs.prefix), module="ocsd")
+    other = DaemonProcess(gy_config(tmp_path, "other.toml", port, ocs.dsn, ocs.prefix, ocs.redis_url), module="ocsd")
     other.start()
     second = Pgw(port)
     try:
@@ -406,7 +409,7 @@ def test_asr_from_the_cli(ocs, pgw):
 
 def test_blocked_account_is_refused_4010(ocs, pgw):
     imsi, _, account = ocs.subscriber(balance=1000)
-    redis.Redis.from_url(REDIS_URL).hset(f"{ocs.prefix}:{{{account}}}:acct", "blocked", "1")
+    client(ocs.redis_url).hset(f"{ocs.prefix}:{{{account}}}:acct", "blocked", "1")
     cca = pgw.send(pgw.ccr(pgw.session(), INITIAL, 0, imsi=imsi, mscc=[mscc(RG_DATA)]))
     assert cca.result_code == 4010  # DIAMETER_END_USER_SERVICE_DENIED
     assert ocs.balance(account) == (1000, 0)

@@ -50,13 +50,15 @@ format = "json"
     return path
 
 
-def backends_config(redis_url: str, key_prefix: str, dsn: str, *, keys: str = "demo = true") -> str:
+def backends_config(redis_url: str, key_prefix: str, dsn: str, *, keys: str = "demo = true",
+                    cluster: bool = False) -> str:
     """The [redis], [postgres] and [keys] sections of a daemon that holds subscribers and money (an `extra`
     for write_config); the public demo key unless `keys` says otherwise."""
     return f"""
 [redis]
 url = "{redis_url}"
 key_prefix = "{key_prefix}"
+cluster = {str(cluster).lower()}
 
 [postgres]
 dsn = "{dsn}"

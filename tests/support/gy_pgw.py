@@ -21,7 +21,6 @@ from diameter.message.commands import CreditControlRequest
 
 from ocs.charging.model import Allowances, BundleDefinition, BundleKind, Tariff, Unit
 from ocs.services.charging import ChargingService
-from ocs.store.redis_client import RedisStore
 from tests.support.cc_client import CreditControlClient
 
 GY = 4
@@ -96,7 +95,7 @@ async def provision(redis_url: str, prefix: str, dsn: str, *, balance: int, tari
                            imsi, msisdn, b"\x00" * 44, b"\x00" * 44)
     finally:
         await conn.close()
-    store = RedisStore(redis_url, prefix)
+    store = store_for_url(redis_url, prefix)
     await store.start()
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:
@@ -121,7 +120,7 @@ async def provision(redis_url: str, prefix: str, dsn: str, *, balance: int, tari
 
 
 async def account_view(redis_url: str, prefix: str, account: str) -> Any:
-    store = RedisStore(redis_url, prefix)
+    store = store_for_url(redis_url, prefix)
     await store.start()
     try:
         from ocs.store.charging_redis import ChargingRedis
@@ -137,6 +136,12 @@ def data_tariff(rg: int, price: int = 1, unit_size: int = 1000) -> Tariff:
 
 def data_bundle(code: str, octets: int, price: int = 0) -> BundleDefinition:
     return BundleDefinition(code, code, BundleKind.DATA, Allowances(octets, 0, 0, 0), 30, 1, price, "EUR")
+
+
+def store_for_url(url: str, prefix: str) -> Any:
+    from tests.support.redis_cluster import store_for_url as make
+
+    return make(url, prefix)
 
 
 def run(coro: Any) -> Any:

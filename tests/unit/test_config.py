@@ -77,7 +77,7 @@ def test_example_documents_every_key():
     text = (ROOT / "conf" / "ocsd.example.toml").read_text()
     sections = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "stores_configured"}  # not a key
     assert set(sections) == {"node", "diameter", "redis", "postgres", "admin", "log", "keys", "auc", "charging",
-                             "gy", "gx", "radius", "sms", "payments", "portal", "notify"}
+                             "gy", "gx", "radius", "sms", "payments", "portal", "notify", "daemon"}
     classes: list[tuple[str, type]] = [(name, getattr(config_module, str(t))) for name, t in sections.items()]
     classes.append(("diameter.peers", config_module.DiameterPeerConfig))
     classes.append(("radius.clients", RadiusClientConfig))
