@@ -28,8 +28,8 @@ from ocs.diameter.dictionary import Dictionary, default_dictionary_dir, load_dic
 from ocs.diameter.node import Node, NodeSettings, PeerConfig
 from ocs.diameter.peers import APPLICATION_IDS
 from ocs.gctune import tune_gc
-from ocs.payments.runtime import PaymentsRuntime, payments_enabled, payments_runtime
 from ocs.metrics import worker_info
+from ocs.payments.runtime import PaymentsRuntime, payments_enabled, payments_runtime
 from ocs.services.charging import ChargingService
 from ocs.services.forward import Forwarder
 from ocs.services.gx import gx_application, gx_store

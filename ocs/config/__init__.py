@@ -24,8 +24,8 @@ from ocs.config.gx import GxConfig, parse_gx
 from ocs.config.gy import GyConfig, parse_gy
 from ocs.config.payments import NotifyConfig, PaymentsConfig, PortalConfig, parse_notify, parse_payments, parse_portal
 from ocs.config.radius import RadiusConfig, parse_radius
-from ocs.config.sms import SmsConfig, parse_sms
 from ocs.config.scale import DaemonConfig, parse_daemon
+from ocs.config.sms import SmsConfig, parse_sms
 from ocs.config.table import ConfigError, Table, is_hostport, is_ip, split_hostport
 
 APPLICATIONS = frozenset({"gy", "gx", "s6a"})
