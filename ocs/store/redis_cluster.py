@@ -271,6 +271,9 @@ class ClusterStore(RedisStore):
             await self.client.aclose()
             self.client = RedisCluster.from_url(node_url(self.url, *self._seeds[0]),  # type: ignore[assignment]
                                                 decode_responses=True)
+            # learn every node now (its startup nodes become all of them): a first use after the seed node died
+            # would otherwise find no node to ask for the topology
+            await self.client.initialize()
         await self.load_scripts_everywhere()
 
     async def load_scripts_everywhere(self) -> None:

@@ -31,7 +31,7 @@ def test_list_and_disconnect_a_hotspot_session_over_http(hs):
             assert [x["id"] for x in only] == ["x-http"]
             r = http.post("/api/v1/sessions/x-http/terminate")
             assert r.status_code == 200, r.text
-            assert r.json() == {"id": "x-http", "app": "radius", "peer": None, "result": "ack"}
+            assert r.json() == {"id": "x-http", "app": "radius", "peer": None, "result": "ack", "state": "closed"}
             assert router.received[-1][0] == 40  # Disconnect-Request
             r = http.post("/api/v1/sessions/nope/terminate", json={"app": "radius"})
             assert r.status_code == 409 and r.json()["type"] == "urn:ocsd:problem:terminate_refused"
