@@ -13,7 +13,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from ocs.admin.api_accounts import MONEY_ERRORS, AccountPath, IdemKey, once
+from ocs.admin.api_accounts import MONEY_ERRORS, AccountPath, IdemKey, LedgerOut, once
 from ocs.admin.auth import Reader, Writer
 from ocs.admin.idempotency import Idempotency, ref_for
 from ocs.admin.problems import ApiError, problem_responses
@@ -54,17 +54,11 @@ class GiftOut(BaseModel):
     currency: str
 
 
-class LedgerRow(BaseModel):
+class LedgerRow(LedgerOut):
+    """A ledger entry with its account and its event id (the cursor of GET /api/v1/ledger)."""
+
     event_id: int
-    entry_id: str
     account: str
-    seq: int
-    kind: str
-    amount: int
-    balance_after: int
-    ref: str
-    created_at: str
-    detail: dict[str, Any]
 
 
 class LedgerPage(BaseModel):

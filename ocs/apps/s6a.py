@@ -25,7 +25,7 @@ from ocs.apps.s6a_data import (
     subscription_data,
     tbcd,
 )
-from ocs.apps.s6a_vectors import AuthInfoWriter
+from ocs.apps.s6a_vectors import AuthInfoWriter, VectorsLike
 from ocs.diameter.answers import error_answer
 from ocs.diameter.avp import Avp, constant
 from ocs.diameter.capabilities import Application
@@ -187,17 +187,6 @@ def _answer(req: Message, f: Frame, session: Avp | None, result: Sequence[Avp] |
 def experimental(code: int, dictionary: Dictionary | None = None) -> list[Avp]:
     """Experimental-Result with vendor 3GPP (TS 29.272 §7.4.1)."""
     return _d(dictionary).build({"Experimental-Result": {"Vendor-Id": TGPP, "Experimental-Result-Code": code}})
-
-
-class VectorsLike(Protocol):
-    @property
-    def eutran(self) -> Sequence[Any]: ...
-
-    @property
-    def utran(self) -> Sequence[Any]: ...
-
-    @property
-    def geran(self) -> Sequence[Any]: ...
 
 
 def authentication_info(v: VectorsLike, dictionary: Dictionary | None = None) -> Avp:
