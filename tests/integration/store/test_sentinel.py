@@ -25,6 +25,12 @@ def _ping(port: int) -> bool:
     return "PONG" in out.stdout
 
 
+def _linked(replica: int) -> bool:
+    out = subprocess.run(["redis-cli", "-p", str(replica), "info", "replication"], capture_output=True, text=True,
+                         timeout=5)
+    return "master_link_status:up" in out.stdout
+
+
 @pytest.fixture
 def sentinel(tmp_path: Path) -> Iterator[tuple[int, dict[str, subprocess.Popen[bytes]], list[int]]]:
     if shutil.which("redis-server") is None:
@@ -37,6 +43,11 @@ def sentinel(tmp_path: Path) -> Iterator[tuple[int, dict[str, subprocess.Popen[b
         (tmp_path / name).mkdir()
         procs[name] = subprocess.Popen(["redis-server", "--port", str(port), "--dir", str(tmp_path / name), *common,
                                         *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The sentinel learns the replicas from the primary's INFO: at once if the replica is linked before the
+    # sentinel starts, else only at its next INFO, 10 s later (a failover before that finds no replica).
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not _linked(replica):
+        time.sleep(0.1)
     conf = tmp_path / "sentinel.conf"
     conf.write_text(f"port {sport}\nbind 127.0.0.1\nprotected-mode no\n"
                     f"sentinel monitor mymaster 127.0.0.1 {primary} 1\n"
@@ -44,15 +55,15 @@ def sentinel(tmp_path: Path) -> Iterator[tuple[int, dict[str, subprocess.Popen[b
     procs["sentinel"] = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while not all(_ping(p) for p in (primary, replica, sport)) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        deadline = time.monotonic() + 25
         while time.monotonic() < deadline:  # the sentinel has seen the primary and its replica
             info = subprocess.run(["redis-cli", "-p", str(sport), "sentinel", "replicas", "mymaster"],
                                   capture_output=True, text=True, timeout=5).stdout
             if str(replica) in info:
                 break
             time.sleep(0.2)
+        else:
+            pytest.fail("the sentinel never saw the replica")
         yield sport, procs, [primary, replica]
     finally:
         for p in procs.values():
